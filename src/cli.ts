@@ -1,0 +1,184 @@
+import { cac } from 'cac';
+import { parseOverride } from './config.js';
+import { EXIT, PipeError } from './errors.js';
+import { collectGarbage } from './gc.js';
+import { acquireRunLock } from './mutex.js';
+import { makeReporter } from './progress.js';
+import { Project } from './project.js';
+import { plan, run } from './runner.js';
+import { explain } from './status.js';
+
+interface CommonOpts {
+  file: string;
+  set?: string | string[];
+  json?: boolean;
+}
+
+const list = (v: unknown): string[] =>
+  ([] as unknown[])
+    .concat(v ?? [])
+    .flatMap((x) => String(x).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function open(opts: CommonOpts): Project {
+  return Project.open(opts.file, list(opts.set).length ? ([] as unknown[]).concat(opts.set).map((s) => parseOverride(String(s))) : []);
+}
+
+const cli = cac('pipe');
+cli.option('-f, --file <path>', 'Pipeline file', { default: 'pipeline.yaml' });
+cli.option('-S, --set <stage.param=value>', 'Override a param (repeatable)', { type: [String] });
+cli.option('--json', 'Machine-readable output (one JSON object per line)');
+
+cli
+  .command('run', 'Run the stale stages of the pipeline')
+  .option('--only <stages>', 'Run just these stages (comma-separated); their upstream must be cached')
+  .option('--until <stages>', 'Run these stages and everything upstream of them')
+  .option('--to <stages>', 'Same as --until')
+  .option('--from <stages>', 'Run these stages and everything downstream of them')
+  .option('--downstream', 'Extend the selection with everything downstream')
+  .option('--force', 'Ignore the cache for the selected stages')
+  .option('--dry-run', 'Show what would run, and why, without running')
+  .option('-j, --jobs <n>', 'Independent stages to run at once', { default: 1 })
+  .option('--no-wait', 'Fail instead of waiting when another run holds the cache')
+  .action(async (opts: CommonOpts & Record<string, unknown>) => {
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const project = open(opts);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+      reporter.warn('interrupted: stopping after the running stage gives up (Ctrl-C again to quit now; the cache stays consistent either way)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const release = opts.dryRun
+      ? async () => {}
+      : await acquireRunLock(project.pipeline.cacheDir, {
+          wait: opts.wait !== false,
+          onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...'),
+        });
+    try {
+      const t0 = performance.now();
+      const results = await run(project, {
+        only: list(opts.only),
+        until: [...list(opts.until), ...list(opts.to)],
+        from: list(opts.from),
+        downstream: Boolean(opts.downstream),
+        force: Boolean(opts.force),
+        dryRun: Boolean(opts.dryRun),
+        jobs: Number(opts.jobs),
+        reporter,
+        signal: controller.signal,
+      });
+      if (!opts.dryRun && !opts.json) {
+        const ran = results.filter((r) => r.outcome === 'ran').length;
+        const reused = results.length - ran;
+        reporter.info(`${ran} ran, ${reused} from cache in ${((performance.now() - t0) / 1000).toFixed(2)}s`);
+      }
+    } finally {
+      reporter.close();
+      await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('status', 'Show which stages are up to date, and why the others are stale')
+  .option('--check', 'Exit non-zero when pipe.lock does not match the code, params and data')
+  .action(async (opts: CommonOpts & { check?: boolean }) => {
+    const project = open(opts);
+    try {
+      const all = project.dag.order.map((name) => explain(project, name));
+      if (opts.json) {
+        for (const s of all) console.log(JSON.stringify(s));
+      } else {
+        for (const s of all) {
+          const word = s.upToDate ? 'up to date' : s.cached ? 'stale (in run-cache: restores without running)' : 'stale';
+          console.log(`${s.stage}: ${word}`);
+          for (const r of s.reasons) console.log(`    ${r}`);
+        }
+      }
+      const stale = all.filter((s) => !s.upToDate);
+      if (opts.check && stale.length > 0) {
+        throw new PipeError(`pipe.lock is out of date for: ${stale.map((s) => s.stage).join(', ')} (run 'pipe run' and commit pipe.lock)`, EXIT.CHECK_FAILED);
+      }
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('dag', 'Print the stage graph')
+  .option('--mermaid', 'As a Mermaid flowchart')
+  .option('--dot', 'As Graphviz dot')
+  .action(async (opts: CommonOpts & { mermaid?: boolean; dot?: boolean }) => {
+    const project = open(opts);
+    try {
+      console.log(opts.mermaid ? project.dag.mermaid() : opts.dot ? project.dag.dot() : project.dag.text());
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock or the last N runs')
+  .option('--keep <n>', 'Recent runs to keep', { default: 5 })
+  .action(async (opts: CommonOpts & { keep: number }) => {
+    const project = open(opts);
+    const release = await acquireRunLock(project.pipeline.cacheDir, { wait: false, onWait: () => {} });
+    try {
+      const r = collectGarbage(project, Number(opts.keep));
+      const msg = `freed ${(r.bytes / 1048576).toFixed(2)} MiB (${r.bytes} bytes): ${r.blobs} blobs, ${r.runs} run records`;
+      console.log(opts.json ? JSON.stringify(r) : msg);
+    } finally {
+      await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('plan', 'Alias of run --dry-run')
+  .option('--only <stages>', '')
+  .option('--until <stages>', '')
+  .option('--from <stages>', '')
+  .action(async (opts: CommonOpts & Record<string, unknown>) => {
+    const project = open(opts);
+    try {
+      for (const s of plan(project, { only: list(opts.only), until: list(opts.until), from: list(opts.from), reporter: makeReporter('auto') })) {
+        console.log(`${s.action.padEnd(7)} ${s.stage}${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`);
+      }
+    } finally {
+      await project.close();
+    }
+  });
+
+cli.help();
+cli.version('0.1.0');
+
+async function main(): Promise<void> {
+  try {
+    cli.parse(process.argv, { run: false });
+    if (!cli.matchedCommand) {
+      if (cli.args.length) throw new PipeError(`unknown command '${cli.args[0]}'; commands: run, status, dag, gc (see pipe --help)`);
+      if (!cli.options.help && !cli.options.version) cli.outputHelp();
+      return;
+    }
+    await cli.runMatchedCommand();
+  } catch (e) {
+    if (e instanceof PipeError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else if (e instanceof Error && e.name === 'CACError') {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = EXIT.CONFIG;
+    } else {
+      process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.STAGE_FAILED;
+    }
+  }
+}
+
+await main();

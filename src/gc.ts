@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs';
+import type { Project } from './project.js';
+
+export interface GcResult {
+  bytes: number;
+  blobs: number;
+  runs: number;
+}
+
+/** Keeps what pipe.lock and the last `keep` runs reference; drops the rest of the cache. */
+export function collectGarbage(project: Project, keep: number): GcResult {
+  const live = new Set<string>(Object.values(project.lock.stages).map((e) => e.fingerprint));
+  for (const h of project.store.recentHistory(keep)) for (const fp of h.fingerprints) live.add(fp);
+  const depListings = new Set(Object.values(project.lock.stages).flatMap((e) => Object.values(e.deps)));
+  return project.store.collect(live, depListings, (p) => existsSync(p));
+}

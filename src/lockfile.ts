@@ -1,0 +1,57 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { PipeError } from './errors.js';
+
+/** What pipe.lock records per stage (DVC's split: deps in, outs out). */
+export interface LockEntry {
+  kind: string;
+  fingerprint: string;
+  params: Record<string, unknown>;
+  code: Record<string, string>;
+  deps: Record<string, string>;
+  upstream: Record<string, string>;
+  outs: Record<string, string>;
+  files: Record<string, string>;
+}
+
+export interface LockFile {
+  version: 1;
+  stages: Record<string, LockEntry>;
+}
+
+export const LOCK_NAME = 'pipe.lock';
+
+export function lockPath(dir: string): string {
+  return join(dir, LOCK_NAME);
+}
+
+export function readLock(dir: string): LockFile {
+  const path = lockPath(dir);
+  if (!existsSync(path)) return { version: 1, stages: {} };
+  let data: LockFile | null;
+  try {
+    data = parse(readFileSync(path, 'utf8')) as LockFile | null;
+  } catch (e) {
+    throw new PipeError(`${path}: not a valid lock file (${(e as Error).message.split('\n')[0]}); delete it and run 'pipe run' to rebuild it`);
+  }
+  return { version: 1, stages: data?.stages ?? {} };
+}
+
+/** Write to a temp file, fsync, rename: readers see the old lock or the new one, never half of one. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function writeLock(dir: string, lock: LockFile): void {
+  const ordered: LockFile = { version: 1, stages: Object.fromEntries(Object.entries(lock.stages).sort(([a], [b]) => a.localeCompare(b))) };
+  writeFileAtomic(lockPath(dir), stringify(ordered, { lineWidth: 0 }));
+}
