@@ -1,5 +1,5 @@
 import { cac } from 'cac';
-import { parseOverride } from './config.js';
+import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { EXIT, PipeError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { acquireRunLock } from './mutex.js';
@@ -21,8 +21,12 @@ const list = (v: unknown): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+function load(opts: CommonOpts): Pipeline {
+  return loadPipeline(opts.file, list(opts.set).length ? ([] as unknown[]).concat(opts.set).map((s) => parseOverride(String(s))) : []);
+}
+
 function open(opts: CommonOpts): Project {
-  return Project.open(opts.file, list(opts.set).length ? ([] as unknown[]).concat(opts.set).map((s) => parseOverride(String(s))) : []);
+  return new Project(load(opts));
 }
 
 const cli = cac('pipe');
@@ -43,7 +47,7 @@ cli
   .option('--no-wait', 'Fail instead of waiting when another run holds the cache')
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
-    const project = open(opts);
+    const pipeline = load(opts);
     const controller = new AbortController();
     let interrupts = 0;
     const onSigint = () => {
@@ -56,10 +60,12 @@ cli
     process.on('SIGTERM', onSigint);
     const release = opts.dryRun
       ? async () => {}
-      : await acquireRunLock(project.pipeline.cacheDir, {
+      : await acquireRunLock(pipeline.cacheDir, {
           wait: opts.wait !== false,
           onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...'),
         });
+    // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
+    const project = new Project(pipeline);
     try {
       const t0 = performance.now();
       const results = await run(project, {
@@ -127,8 +133,9 @@ cli
   .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock or the last N runs')
   .option('--keep <n>', 'Recent runs to keep', { default: 5 })
   .action(async (opts: CommonOpts & { keep: number }) => {
-    const project = open(opts);
-    const release = await acquireRunLock(project.pipeline.cacheDir, { wait: false, onWait: () => {} });
+    const pipeline = load(opts);
+    const release = await acquireRunLock(pipeline.cacheDir, { wait: false, onWait: () => {} });
+    const project = new Project(pipeline);
     try {
       const r = collectGarbage(project, Number(opts.keep));
       const msg = `freed ${(r.bytes / 1048576).toFixed(2)} MiB (${r.bytes} bytes): ${r.blobs} blobs, ${r.runs} run records`;

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { loadPipeline, type Override, type Pipeline } from './config.js';
+import type { Pipeline } from './config.js';
 import { Dag } from './dag.js';
 import { FileHasher } from './filehash.js';
 import { stageState, type StageState } from './fingerprint.js';
@@ -20,10 +20,6 @@ export class Project {
     this.store = new Store(pipeline.cacheDir);
     this.hasher = new FileHasher(this.store, pipeline.dir);
     this.lock = readLock(pipeline.dir);
-  }
-
-  static open(file: string, overrides: Override[] = []): Project {
-    return new Project(loadPipeline(file, overrides));
   }
 
   /** The stage's current state; upstream outputs come from the run-cache under their own current fingerprints. */
