@@ -40,6 +40,7 @@ export function makeContext(args: {
   store: Store;
   inputs: Record<string, StageInputs>;
   files: string[];
+  fileHash: (path: string) => string;
   projectDir: string;
   artifactsDir: string;
   reporter: Reporter;
@@ -59,7 +60,9 @@ export function makeContext(args: {
     name: stage,
     params: spec.params,
     inputs: args.inputs,
+    deps: spec.paths,
     files: args.files,
+    fileHash: args.fileHash,
     projectDir: args.projectDir,
     rng: new Rng(String((spec.params as { seed?: unknown }).seed ?? 0)),
     signal: args.signal,

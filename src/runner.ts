@@ -166,6 +166,7 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
         store: project.store,
         inputs,
         files,
+        fileHash: (path) => project.hasher.hashFile(path),
         projectDir: project.pipeline.dir,
         artifactsDir: project.pipeline.artifactsDir,
         reporter,

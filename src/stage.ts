@@ -32,8 +32,12 @@ export interface StageContext<P = Record<string, unknown>> {
   readonly params: P;
   /** Outputs of the upstream stages this one depends on, by stage name. */
   readonly inputs: Record<string, StageInputs>;
-  /** Absolute paths of the file deps (folders and globs expanded). */
+  /** The file, folder and glob deps as written in pipeline.yaml. */
+  readonly deps: string[];
+  /** Absolute paths of the file deps (folders and globs expanded), sorted. */
   readonly files: string[];
+  /** Content hash of a dep file (from the stat cache: no re-read when unchanged). */
+  fileHash(path: string): string;
   readonly projectDir: string;
   /** Seeded from params.seed (0 when absent): the same params give the same stream. */
   readonly rng: Rng;

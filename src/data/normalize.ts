@@ -1,0 +1,124 @@
+import type { Gray } from './sheet.js';
+
+export interface NormalizeOptions {
+  size: number;
+  /** Is the ink darker than the paper (as scanned), lighter, or decide per image? */
+  inputPolarity: 'auto' | 'dark-ink' | 'light-ink';
+  contrast: boolean;
+  crop: boolean;
+  margin: number;
+  binarize: boolean;
+  /** ink-one: ink 1 on 0 (what the models train on); ink-dark: as scanned, paper 1, ink 0. */
+  polarity: 'ink-one' | 'ink-dark';
+}
+
+/** Otsu's threshold on 8-bit values: the level that best separates two classes. */
+export function otsu(values: Uint8Array): number {
+  const hist = new Float64Array(256);
+  for (const v of values) hist[v]!++;
+  const total = values.length;
+  let sumAll = 0;
+  for (let i = 0; i < 256; i++) sumAll += i * hist[i]!;
+  let sumB = 0;
+  let wB = 0;
+  let best = 0;
+  let bestVar = -1;
+  for (let t = 0; t < 256; t++) {
+    wB += hist[t]!;
+    if (wB === 0) continue;
+    const wF = total - wB;
+    if (wF === 0) break;
+    sumB += t * hist[t]!;
+    const mB = sumB / wB;
+    const mF = (sumAll - sumB) / wF;
+    const between = wB * wF * (mB - mF) ** 2;
+    if (between > bestVar) {
+      bestVar = between;
+      best = t;
+    }
+  }
+  return best;
+}
+
+function percentile(values: Uint8Array, q: number): number {
+  const hist = new Uint32Array(256);
+  for (const v of values) hist[v]!++;
+  const target = q * values.length;
+  let acc = 0;
+  for (let i = 0; i < 256; i++) {
+    acc += hist[i]!;
+    if (acc >= target) return i;
+  }
+  return 255;
+}
+
+/** Paper is the majority of a signature scan: if the median is bright, the ink is dark. */
+export function inkIsDark(img: Gray): boolean {
+  return percentile(img.pixels, 0.5) >= 128;
+}
+
+/**
+ * One scan to a size×size float image in [0,1]: ink map (ink high), contrast
+ * stretched from paper to ink so faint ink reaches full strength, cropped to
+ * the ink's bounding box plus a margin, fitted with its aspect kept and
+ * padded with paper, optionally binarised with Otsu.
+ */
+export async function normalizeScan(img: Gray, o: NormalizeOptions): Promise<Float32Array> {
+  const { default: sharp } = await import('sharp');
+  const dark = o.inputPolarity === 'auto' ? inkIsDark(img) : o.inputPolarity === 'dark-ink';
+  const ink = new Uint8Array(img.pixels.length);
+  for (let i = 0; i < ink.length; i++) ink[i] = dark ? 255 - img.pixels[i]! : img.pixels[i]!;
+  const t = otsu(ink);
+  if (o.contrast) {
+    const paper = percentile(ink, 0.5);
+    const strokes = ink.filter((v) => v > t);
+    const full = strokes.length ? percentile(strokes, 0.9) : 255;
+    const span = Math.max(1, full - paper);
+    for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, Math.min(255, Math.round(((ink[i]! - paper) * 255) / span)));
+  }
+  let { width, height } = img;
+  let src = ink;
+  if (o.crop) {
+    const thr = o.contrast ? 96 : t;
+    let x0 = width;
+    let y0 = height;
+    let x1 = -1;
+    let y1 = -1;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (ink[y * width + x]! > thr) {
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          if (y > y1) y1 = y;
+        }
+      }
+    }
+    if (x1 >= x0) {
+      const m = Math.round(o.margin * Math.max(x1 - x0 + 1, y1 - y0 + 1));
+      x0 = Math.max(0, x0 - m);
+      y0 = Math.max(0, y0 - m);
+      x1 = Math.min(width - 1, x1 + m);
+      y1 = Math.min(height - 1, y1 + m);
+      const w = x1 - x0 + 1;
+      const h = y1 - y0 + 1;
+      src = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) src.set(ink.subarray((y0 + y) * width + x0, (y0 + y) * width + x0 + w), y * w);
+      width = w;
+      height = h;
+    }
+  }
+  const { data } = await sharp(Buffer.from(src.buffer, src.byteOffset, src.byteLength), { raw: { width, height, channels: 1 } })
+    .resize(o.size, o.size, { fit: 'contain', background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' })
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const bin = o.binarize ? otsu(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) : -1;
+  const out = new Float32Array(o.size * o.size);
+  for (let i = 0; i < out.length; i++) {
+    let v = data[i]! / 255;
+    if (bin >= 0) v = data[i]! > bin ? 1 : 0;
+    out[i] = o.polarity === 'ink-one' ? v : 1 - v;
+  }
+  return out;
+}

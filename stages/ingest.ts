@@ -1,0 +1,126 @@
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname, relative } from 'node:path';
+import pLimit from 'p-limit';
+import { decodeGray } from '../src/data/decode.js';
+import { labelFor, type Label } from '../src/data/labels.js';
+import { gridPng, type Gray } from '../src/data/sheet.js';
+import { assignSplits } from '../src/data/split.js';
+import { synthesize } from '../src/data/synth.js';
+import { defineStage } from '../src/stage.js';
+import { decodeTensor, encodeTensor } from '../src/tensor.js';
+
+export interface IngestParams {
+  extensions: string[];
+  strict: boolean;
+  labels: 'all' | 'genuine';
+  maxSide: number;
+  holdout: number;
+  seed: number;
+  synthetic: { count: number; writers: number };
+}
+
+/** One ingested image: where it came from, its labels, and where its pixels sit in the `pixels` tensor. */
+export interface IngestItem {
+  path: string;
+  hash: string;
+  bytes: number;
+  writer: string;
+  label: Label;
+  split: 'train' | 'test';
+  width: number;
+  height: number;
+  offset: number;
+}
+
+export default defineStage<IngestParams>({
+  description: 'Decode signature scans (or draw the synthetic set) into grayscale images with writer labels',
+  async run(ctx) {
+    const p = ctx.params;
+    const found: Array<Omit<IngestItem, 'split' | 'offset'> & { img: Gray }> = [];
+    if (ctx.deps.length === 0) {
+      ctx.log.info(`no file deps: drawing the synthetic set (${p.synthetic.count} images, ${p.synthetic.writers} writers, seed ${p.seed})`);
+      const bar = ctx.progress(p.synthetic.count, 'synthesize');
+      const images = await synthesize({ count: p.synthetic.count, writers: p.synthetic.writers, seed: p.seed }, () => bar.tick());
+      bar.done();
+      for (const im of images) {
+        const path = `synthetic/w${String(im.writer).padStart(3, '0')}_${String(im.index).padStart(3, '0')}.png`;
+        found.push({ path, hash: '', bytes: im.pixels.length, writer: String(im.writer), label: 'genuine', width: im.width, height: im.height, img: im });
+      }
+      ctx.metrics({ synthetic: true });
+    } else {
+      const exts = new Set(p.extensions.map((e) => e.toLowerCase().replace(/^\./, '')));
+      const files = ctx.files.filter((f) => exts.has(extname(f).slice(1).toLowerCase()));
+      if (files.length === 0) {
+        throw new Error(
+          `no images found in ${ctx.deps.join(', ')} (${ctx.files.length} files there, none with extension ${[...exts].join('/')})`,
+        );
+      }
+      let decoded = 0;
+      let reused = 0;
+      const skipped: string[] = [];
+      const bar = ctx.progress(files.length, 'decode');
+      const limit = pLimit(availableParallelism());
+      const results = await Promise.all(
+        files.map((file) =>
+          limit(async () => {
+            ctx.signal.throwIfAborted();
+            const rel = relative(ctx.projectDir, file);
+            const hash = ctx.fileHash(file);
+            const key = `${hash}:${p.maxSide}`;
+            let img: Gray | undefined;
+            const hit = ctx.memo.get(key);
+            if (hit) {
+              const t = decodeTensor(hit);
+              img = { width: t.shape[1]!, height: t.shape[0]!, pixels: t.data as Uint8Array };
+              reused++;
+            } else {
+              const buf = readFileSync(file);
+              try {
+                img = await decodeGray(buf, p.maxSide);
+              } catch (e) {
+                const reason = (e as Error).message.split('\n')[0];
+                if (p.strict) throw new Error(`cannot read ${rel}: ${reason} (strict: true)`);
+                ctx.log.warn(`skipping ${rel}: ${reason}`);
+                skipped.push(rel);
+                bar.tick();
+                return undefined;
+              }
+              ctx.memo.put(key, encodeTensor({ dtype: 'uint8', shape: [img.height, img.width], data: img.pixels }));
+              decoded++;
+            }
+            bar.tick();
+            const { writer, label } = labelFor(rel);
+            return { path: rel, hash, bytes: statSync(file).size, writer, label, width: img.width, height: img.height, img };
+          }),
+        ),
+      );
+      bar.done();
+      for (const r of results) if (r) found.push(r);
+      ctx.log.info(`decoded ${decoded}, reused ${reused} from earlier runs, skipped ${skipped.length}`);
+      ctx.metrics({ decoded, reused, skipped: skipped.length, skippedFiles: skipped });
+    }
+    const kept = p.labels === 'genuine' ? found.filter((f) => f.label === 'genuine') : found;
+    if (kept.length === 0) throw new Error(`no images left after labels: ${p.labels} (${found.length} read, none labelled genuine)`);
+    const splits = assignSplits(
+      kept.map((k) => ({ writer: k.writer, hash: k.hash || k.path })),
+      p.holdout,
+      p.seed,
+    );
+    let offset = 0;
+    const items: IngestItem[] = kept.map(({ img: _img, ...k }, i) => {
+      const item = { ...k, split: splits[i]!, offset };
+      offset += k.width * k.height;
+      return item;
+    });
+    const pixels = new Uint8Array(offset);
+    kept.forEach((k, i) => pixels.set(k.img.pixels, items[i]!.offset));
+    ctx.output.tensor('pixels', { dtype: 'uint8', shape: [offset], data: pixels });
+    ctx.output.json('items', items);
+    const writers = new Set(items.map((i) => i.writer)).size;
+    const test = items.filter((i) => i.split === 'test').length;
+    ctx.metrics({ images: items.length, writers, train: items.length - test, test });
+    ctx.log.info(`${items.length} images from ${writers} writers (${test} held out)`);
+    ctx.artifacts.write('sheet.png', await gridPng(kept.slice(0, 48).map((k) => k.img), { cols: 6, cellWidth: 200, cellHeight: 90 }));
+  },
+});

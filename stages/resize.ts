@@ -1,0 +1,48 @@
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
+import { normalizeScan, type NormalizeOptions } from '../src/data/normalize.js';
+import { gridPng } from '../src/data/sheet.js';
+import { defineStage } from '../src/stage.js';
+import type { IngestItem } from './ingest.js';
+import { imageTensor, tensorImages } from '../src/data/images.js';
+
+export type ResizeParams = NormalizeOptions;
+
+/** Per image labels that travel with the tensors from here on. */
+export interface ImageMeta {
+  path: string;
+  writer: string;
+  label: string;
+  split: 'train' | 'test';
+}
+
+export default defineStage<ResizeParams>({
+  description: 'Normalise scans to size×size float images in [0,1] (polarity, contrast, crop, fit)',
+  async run(ctx) {
+    const upstream = Object.values(ctx.inputs)[0];
+    if (!upstream || Object.keys(ctx.inputs).length !== 1) throw new Error('resize needs exactly one upstream stage (an ingest)');
+    const items = upstream.json<IngestItem[]>('items');
+    const pixels = upstream.tensor('pixels').data as Uint8Array;
+    const { size } = ctx.params;
+    const out = new Float32Array(items.length * size * size);
+    const limit = pLimit(availableParallelism());
+    const bar = ctx.progress(items.length, 'resize');
+    await Promise.all(
+      items.map((it, i) =>
+        limit(async () => {
+          ctx.signal.throwIfAborted();
+          const img = { width: it.width, height: it.height, pixels: pixels.subarray(it.offset, it.offset + it.width * it.height) };
+          out.set(await normalizeScan(img, ctx.params), i * size * size);
+          bar.tick();
+        }),
+      ),
+    );
+    bar.done();
+    const meta: ImageMeta[] = items.map(({ path, writer, label, split }) => ({ path, writer, label, split }));
+    ctx.output.tensor('images', imageTensor(out, items.length, size));
+    ctx.output.json('meta', meta);
+    ctx.output.json('format', { size, polarity: ctx.params.polarity });
+    const sheet = tensorImages(imageTensor(out, items.length, size), ctx.params.polarity, 64);
+    ctx.artifacts.write('sheet.png', await gridPng(sheet, { cols: 8, cellWidth: size, cellHeight: size }));
+  },
+});
