@@ -22,7 +22,7 @@ export function project(files: Record<string, string>): string {
   return dir;
 }
 
-export function write(dir: string, name: string, text: string): void {
+export function write(dir: string, name: string, text: string | Uint8Array): void {
   mkdirSync(dirname(join(dir, name)), { recursive: true });
   writeFileSync(join(dir, name), text);
 }

@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decodeGray } from '../src/data/decode.js';
+import { labelFor } from '../src/data/labels.js';
+import { inkIsDark, normalizeScan, otsu } from '../src/data/normalize.js';
+import { synthesize } from '../src/data/synth.js';
+import { augmentImage } from '../src/data/warp.js';
+import { sha256 } from '../src/hash.js';
+import { Rng } from '../src/rng.js';
+import { Store } from '../src/store.js';
+import { pipe, project, write } from './helpers.js';
+
+/** A 1-bit BMP, written by hand: bmp-js only encodes 24-bit. Rows bottom-up, padded to 4 bytes. */
+function bmp1bit(width: number, height: number, black: (x: number, y: number) => boolean): Buffer {
+  const rowBytes = Math.ceil(width / 32) * 4;
+  const dataSize = rowBytes * height;
+  const buf = Buffer.alloc(62 + dataSize);
+  buf.write('BM', 0);
+  buf.writeUInt32LE(62 + dataSize, 2);
+  buf.writeUInt32LE(62, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(1, 28);
+  buf.writeUInt32LE(dataSize, 34);
+  buf.writeUInt32LE(2, 46);
+  // Palette: index 0 black, index 1 white (BGRA).
+  buf.writeUInt32LE(0x00000000, 54);
+  buf.writeUInt32LE(0x00ffffff, 58);
+  for (let y = 0; y < height; y++) {
+    const row = 62 + (height - 1 - y) * rowBytes;
+    for (let x = 0; x < width; x++) if (!black(x, y)) buf[row + (x >> 3)]! |= 0x80 >> (x & 7);
+  }
+  return buf;
+}
+
+function bmp24(width: number, height: number, gray: (x: number, y: number) => number): Buffer {
+  const rowBytes = Math.ceil((width * 3) / 4) * 4;
+  const buf = Buffer.alloc(54 + rowBytes * height);
+  buf.write('BM', 0);
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(54, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(24, 28);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) buf.fill(gray(x, y), 54 + (height - 1 - y) * rowBytes + x * 3, 54 + (height - 1 - y) * rowBytes + x * 3 + 3);
+  return buf;
+}
+
+/** A dark bar on light paper, w×h, as raw 8-bit gray. */
+function barImage(w: number, h: number, ink = 20, paper = 235): Buffer {
+  const px = Buffer.alloc(w * h, paper);
+  for (let y = Math.floor(h / 3); y < Math.floor((2 * h) / 3); y++) px.fill(ink, y * w + Math.floor(w / 4), y * w + Math.floor((3 * w) / 4));
+  return px;
+}
+
+async function encoded(format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff', w = 40, h = 20): Promise<Buffer> {
+  return sharp(barImage(w, h), { raw: { width: w, height: h, channels: 1 } }).toFormat(format).toBuffer();
+}
+
+describe('decoding scans', () => {
+  for (const format of ['png', 'jpeg', 'webp', 'gif', 'tiff'] as const) {
+    it(`reads ${format} as grayscale with the bar where it was drawn`, async () => {
+      const g = await decodeGray(await encoded(format), 256);
+      assert.equal(g.width, 40);
+      assert.equal(g.height, 20);
+      assert.ok(g.pixels[10 * 40 + 20]! < 60, `ink pixel ${g.pixels[10 * 40 + 20]}`);
+      assert.ok(g.pixels[2 * 40 + 2]! > 200, `paper pixel ${g.pixels[2 * 40 + 2]}`);
+    });
+  }
+
+  it('reads only the first page of a multi-page TIFF', async () => {
+    const page = 6 * 8;
+    const raw = Buffer.alloc(page * 2, 0);
+    raw.fill(255, 0, page);
+    const tiff = await sharp(raw, { raw: { width: 8, height: 12, channels: 1, pageHeight: 6 } }).tiff().toBuffer();
+    const g = await decodeGray(tiff, 256);
+    assert.deepEqual([g.width, g.height], [8, 6]);
+    assert.ok(g.pixels.every((v) => v === 255));
+  });
+
+  it('reads 1-bit and 24-bit BMP', async () => {
+    const one = await decodeGray(bmp1bit(13, 5, (x, y) => x === 3 || y === 0), 256);
+    assert.deepEqual([one.width, one.height], [13, 5]);
+    assert.equal(one.pixels[1 * 13 + 3], 0);
+    assert.equal(one.pixels[1 * 13 + 4], 255);
+    assert.equal(one.pixels[0 * 13 + 9], 0);
+    const rgb = await decodeGray(bmp24(7, 3, (x) => x * 30), 256);
+    assert.deepEqual([...rgb.pixels.subarray(0, 7)], [0, 30, 60, 90, 120, 150, 180]);
+  });
+
+  it('shrinks large scans so the longest side is maxSide', async () => {
+    const g = await decodeGray(await encoded('png', 800, 200), 64);
+    assert.deepEqual([g.width, g.height], [64, 16]);
+  });
+
+  it('rejects corrupt data', async () => {
+    const png = await encoded('png');
+    await assert.rejects(decodeGray(png.subarray(0, 60), 256));
+    await assert.rejects(decodeGray(Buffer.from('not an image at all'), 256));
+  });
+});
+
+describe('labels from dataset file names', () => {
+  const cases: Array<[string, string, string]> = [
+    ['cedar/original_12_3.png', '12', 'genuine'],
+    ['cedar/forgeries_7_24.png', '7', 'forged'],
+    ['mcyt/0042v07.bmp', '42', 'genuine'],
+    ['mcyt/0042f11.bmp', '42', 'forged'],
+    ['gpds/001/c-001-05.jpg', '1', 'genuine'],
+    ['gpds/001/cf-001-12.jpg', '1', 'forged'],
+    ['bhsig/H-S-17-G-03.tif', 'H17', 'genuine'],
+    ['bhsig/B-S-2-F-30.tif', 'B2', 'forged'],
+    ['utsig/writer9/genuine/1.tif', 'writer9', 'genuine'],
+    ['scans/alice/a.png', 'alice', 'unknown'],
+  ];
+  for (const [path, writer, label] of cases) {
+    it(`${path} -> writer ${writer}, ${label}`, () => {
+      const l = labelFor(path);
+      assert.equal(l.writer, writer);
+      assert.equal(l.label, label);
+    });
+  }
+});
+
+describe('normalisation', () => {
+  it('otsu splits a bimodal histogram between the modes', () => {
+    const v = new Uint8Array(1000);
+    v.fill(30, 0, 300);
+    v.fill(200, 300);
+    const t = otsu(v);
+    assert.ok(t >= 30 && t < 200, `threshold ${t}`);
+  });
+
+  it('detects polarity, and light-on-dark gives the same result as dark-on-light', async () => {
+    const dark = { width: 40, height: 20, pixels: new Uint8Array(barImage(40, 20)) };
+    const light = { width: 40, height: 20, pixels: dark.pixels.map((v) => 255 - v) };
+    assert.equal(inkIsDark(dark), true);
+    assert.equal(inkIsDark(light), false);
+    const opts = { size: 16, inputPolarity: 'auto', contrast: true, crop: true, margin: 0.05, binarize: false, polarity: 'ink-one' } as const;
+    const a = await normalizeScan(dark, opts);
+    const b = await normalizeScan(light, opts);
+    assert.deepEqual(a, b);
+    assert.equal(a.length, 256);
+    assert.ok(Math.max(...a) === 1 && Math.min(...a) === 0);
+  });
+
+  it('stretches faint ink to full strength and binarises to exactly 0/1', async () => {
+    const faint = { width: 40, height: 20, pixels: new Uint8Array(barImage(40, 20, 200, 230)) };
+    const base = { size: 16, inputPolarity: 'auto', crop: false, margin: 0, polarity: 'ink-one' } as const;
+    const stretched = await normalizeScan(faint, { ...base, contrast: true, binarize: false });
+    const raw = await normalizeScan(faint, { ...base, contrast: false, binarize: false });
+    assert.ok(Math.max(...stretched) > 0.95, `max ${Math.max(...stretched)}`);
+    assert.ok(Math.max(...raw) < 0.3, `max ${Math.max(...raw)}`);
+    const bin = await normalizeScan(faint, { ...base, contrast: true, binarize: true });
+    assert.ok(bin.every((v) => v === 0 || v === 1));
+    const dark = await normalizeScan(faint, { ...base, contrast: true, binarize: true, polarity: 'ink-dark' });
+    assert.deepEqual(dark, bin.map((v) => 1 - v));
+  });
+});
+
+describe('augmentation', () => {
+  const size = 16;
+  const img = new Float32Array(size * size);
+  for (let i = 4; i < 12; i++) img[8 * size + i] = 1;
+  const opts = { rotate: 10, translate: 2, scale: 0.1, flipH: 0, flipV: 0, elastic: { alpha: 1, sigma: 3 } };
+
+  it('is a pure function of the seed (exact hash)', () => {
+    const a = augmentImage(img, size, opts, new Rng('s1'), 0);
+    const b = augmentImage(img, size, opts, new Rng('s1'), 0);
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, augmentImage(img, size, opts, new Rng('s2'), 0));
+    assert.equal(sha256(new Uint8Array(a.buffer)), 'e5c60bad6d264d847c7e6dc9cfc8df1400a880f7aebfea9becf4d9c06f2fc8c9');
+  });
+
+  it('identity settings return the image; a certain flip mirrors it', () => {
+    const none = { rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 1 } };
+    assert.deepEqual(augmentImage(img, size, none, new Rng(1), 0), img);
+    const flipped = augmentImage(img, size, { ...none, flipV: 1 }, new Rng(1), 0);
+    assert.equal(flipped[7 * size + 5], 1);
+    assert.equal(flipped[8 * size + 5], 0);
+  });
+});
+
+describe('synthetic signatures', () => {
+  it('same seed, same bytes; another seed, other images', async () => {
+    const a = await synthesize({ count: 6, writers: 3, seed: 7 });
+    const b = await synthesize({ count: 6, writers: 3, seed: 7 });
+    const c = await synthesize({ count: 6, writers: 3, seed: 8 });
+    const h = (s: typeof a) => sha256(Buffer.concat(s.map((i) => Buffer.from(i.pixels))));
+    assert.equal(h(a), h(b));
+    assert.notEqual(h(a), h(c));
+    assert.deepEqual(a.map((i) => i.writer), [0, 1, 2, 0, 1, 2]);
+  });
+
+  it('looks like a scan: mostly paper, some dark ink', async () => {
+    const [img] = await synthesize({ count: 1, writers: 1, seed: 3 });
+    const px = img!.pixels;
+    const dark = px.filter((v) => v < 100).length / px.length;
+    assert.ok(img!.width > img!.height, 'signatures are wider than tall');
+    assert.ok(dark > 0.02 && dark < 0.4, `ink fraction ${dark}`);
+  });
+});
+
+describe('data stages in a pipeline', () => {
+  const PIPE = (deps: string, extra = '') => `stages:
+  ingest:
+    kind: ingest
+    ${deps}
+    params: { holdout: 0.25, synthetic: { count: 24, writers: 6 }${extra} }
+  resize:
+    kind: resize
+    deps: [ingest]
+    params: { size: 32 }
+  augment:
+    kind: augment
+    deps: [resize]
+    params: { copies: 2, seed: 3 }
+`;
+
+  it('synthetic set: exact shapes, [0,1] values, split by writer, contact sheets written', () => {
+    const dir = project({ 'pipeline.yaml': PIPE('') });
+    const r = pipe(dir, 'run');
+    assert.equal(r.code, 0, r.stderr);
+    const store = new Store(join(dir, 'cache'));
+    try {
+      const lock = readFileSync(join(dir, 'pipe.lock'), 'utf8');
+      const hashOf = (stage: string, out: string) => new RegExp(`${stage}:[\\s\\S]*?outs:[\\s\\S]*?${out}: ([0-9a-f]{64})`).exec(lock)![1]!;
+      const images = store.getTensor(hashOf('resize', 'images'));
+      assert.deepEqual(images.shape, [24, 32, 32, 1]);
+      assert.ok((images.data as Float32Array).every((v) => v >= 0 && v <= 1));
+      const train = store.getTensor(hashOf('augment', 'train'));
+      const test = store.getTensor(hashOf('augment', 'test'));
+      assert.equal(train.shape[0]! / 3 + test.shape[0]!, 24);
+      const meta = JSON.parse(Buffer.from(store.getBlob(hashOf('resize', 'meta'))).toString()) as Array<{ writer: string; split: string }>;
+      const splitOf = new Map<string, Set<string>>();
+      for (const m of meta) splitOf.set(m.writer, (splitOf.get(m.writer) ?? new Set()).add(m.split));
+      assert.ok([...splitOf.values()].every((s) => s.size === 1), 'no writer on both sides of the split');
+    } finally {
+      void store.close();
+    }
+    for (const f of ['ingest/sheet.png', 'resize/sheet.png', 'augment/sheet.png']) {
+      assert.equal(readFileSync(join(dir, 'artifacts', f)).subarray(1, 4).toString(), 'PNG');
+    }
+  });
+
+  it('real folders: decodes only new files, skips corrupt ones with a warning, strict fails', async () => {
+    const dir = project({ 'pipeline.yaml': PIPE('deps: [scans]') });
+    for (let w = 1; w <= 2; w++)
+      for (let i = 1; i <= 3; i++) {
+        const png = await sharp(barImage(40 + i, 20, 10 * w), { raw: { width: 40 + i, height: 20, channels: 1 } }).png().toBuffer();
+        write(dir, `scans/original_${w}_${i}.png`, png);
+      }
+    const first = pipe(dir, 'run', '--until', 'ingest');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /decoded 6, reused 0 from earlier runs, skipped 0/);
+    write(dir, 'scans/original_3_1.png', (await encoded('png')));
+    write(dir, 'scans/forgeries_3_1.png', 'garbage bytes');
+    const second = pipe(dir, 'run', '--until', 'ingest');
+    assert.match(second.stdout, /decoded 1, reused 6 from earlier runs, skipped 1/);
+    assert.match(second.stdout, /warning: skipping scans\/forgeries_3_1.png: /);
+    const strict = pipe(dir, 'run', '--until', 'ingest', '-S', 'ingest.strict=true');
+    assert.equal(strict.code, 1);
+    assert.match(strict.stderr, /cannot read scans\/forgeries_3_1.png: .* \(strict: true\)/);
+  });
+
+  it('an empty folder is an error naming the folder', () => {
+    const dir = project({ 'pipeline.yaml': PIPE('deps: [scans]'), 'scans/readme.txt': 'no images' });
+    const r = pipe(dir, 'run');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no images found in scans \(1 files there, none with extension png\/jpg/);
+  });
+
+  it('labels: genuine keeps only genuine signatures', async () => {
+    const dir = project({ 'pipeline.yaml': PIPE('deps: [scans]', ', labels: genuine') });
+    const png = await encoded('png');
+    for (const n of ['original_1_1', 'original_1_2', 'forgeries_1_1']) write(dir, `scans/${n}.png`, png);
+    const r = pipe(dir, 'run', '--until', 'ingest');
+    assert.match(r.stdout, /2 images from 1 writers/);
+  });
+});
