@@ -148,7 +148,8 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
       return true;
     }
     if (!state.fingerprint) throw new Error(`internal: '${stage}' has no fingerprint though its upstream finished`);
-    const reason = step.reasons.join('; ') || 'stale';
+    // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
+    const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
     reporter.stageStart(stage, reason);
     const collected: Collected = { outputs: {}, files: {}, metrics: {}, items: new Set() };
     // A new run replaces what the stage made before; the old version stays restorable from the cache.

@@ -122,3 +122,23 @@ export function loadFont(name: string): Promise<HandFont> {
 }
 
 export const ALL_FONTS: readonly string[] = [...OUTLINE_FONTS, ...STROKE_FONTS];
+
+/** Text as SVG path data (baseline at y, screen coordinates), so rendering needs no system fonts. */
+export function textPath(font: HandFont, text: string, x: number, y: number, size: number): { d: string; width: number } {
+  const s = size / (font.xHeight / 0.53);
+  let pen = x;
+  let d = '';
+  for (const ch of text) {
+    const g = font.glyph(ch);
+    if (!g) {
+      pen += size * 0.3;
+      continue;
+    }
+    for (const seg of g.segments) {
+      if (seg.type === 'Z') d += 'Z';
+      else d += seg.type + seg.pts.map(([gx, gy]) => `${(pen + gx * s).toFixed(2)} ${(y - gy * s).toFixed(2)}`).join(' ');
+    }
+    pen += g.advance * s;
+  }
+  return { d, width: pen - x };
+}

@@ -1,0 +1,56 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../tfjs/backend.js';
+
+/**
+ * Adam with its whole state in plain sight (moments and step count), so a
+ * checkpoint restores it exactly: tfjs' own Adam recomputes β^t on restore
+ * and drifts from an uninterrupted run in the last bits.
+ */
+export class Adam {
+  step = 0;
+  readonly m: TF.Variable[];
+  readonly v: TF.Variable[];
+
+  constructor(
+    private readonly tf: Tf,
+    readonly vars: TF.Variable[],
+    readonly lr: number,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly eps = 1e-7,
+  ) {
+    this.m = vars.map((w) => tf.variable(tf.zerosLike(w), false));
+    this.v = vars.map((w) => tf.variable(tf.zerosLike(w), false));
+  }
+
+  apply(grads: TF.NamedTensorMap): void {
+    const { tf } = this;
+    this.step++;
+    // Bias corrections in float64 on the host: exact and the same after a resume.
+    const c1 = 1 - this.beta1 ** this.step;
+    const c2 = 1 - this.beta2 ** this.step;
+    const alpha = (this.lr * Math.sqrt(c2)) / c1;
+    tf.tidy(() => {
+      this.vars.forEach((w, i) => {
+        const g = grads[w.name];
+        if (!g) return;
+        const m = tf.add(tf.mul(this.m[i]!, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(this.v[i]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        this.m[i]!.assign(m);
+        this.v[i]!.assign(v);
+        w.assign(tf.sub(w, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), this.eps * Math.sqrt(c2)))));
+      });
+    });
+  }
+
+  state(): TF.Tensor[] {
+    return [...this.m, ...this.v];
+  }
+
+  restore(step: number, tensors: TF.Tensor[]): void {
+    this.step = step;
+    const n = this.vars.length;
+    this.m.forEach((m, i) => m.assign(tensors[i]!));
+    this.v.forEach((v, i) => v.assign(tensors[n + i]!));
+  }
+}

@@ -1,0 +1,48 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tensor } from '../tensor.js';
+import type { Tf } from '../tfjs/backend.js';
+
+/** tfjs tensors to and from the cache's plain tensors. */
+export function toPlain(t: TF.Tensor): Tensor {
+  return { dtype: 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array };
+}
+
+export function fromPlain(tf: Tf, t: Tensor): TF.Tensor {
+  return tf.tensor(t.data as Float32Array, t.shape, 'float32');
+}
+
+export function setWeights(tf: Tf, model: TF.LayersModel, tensors: Tensor[]): void {
+  const ts = tensors.map((t) => fromPlain(tf, t));
+  model.setWeights(ts);
+  ts.forEach((t) => t.dispose());
+}
+
+/** The two files of tfjs' LayersModel format (model.json + one weights shard), loadable with tf.loadLayersModel. */
+export async function exportLayersModel(tf: Tf, model: TF.LayersModel): Promise<{ json: string; weights: Uint8Array }> {
+  let saved: TF.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const a = saved!;
+  const json = JSON.stringify({
+    format: 'layers-model',
+    generatedBy: a.generatedBy,
+    convertedBy: null,
+    modelTopology: a.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  });
+  const data = a.weightData as ArrayBuffer;
+  return { json, weights: new Uint8Array(data) };
+}
+
+export async function importLayersModel(tf: Tf, json: Uint8Array | string, weights: Uint8Array): Promise<TF.LayersModel> {
+  const m = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString()) as {
+    modelTopology: object;
+    weightsManifest: Array<{ weights: TF.io.WeightsManifestEntry[] }>;
+  };
+  const buf = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: m.modelTopology, weightSpecs: m.weightsManifest[0]!.weights, weightData: buf }));
+}

@@ -1,0 +1,280 @@
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelBackend,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/**
+ * Training kernels the wasm backend lacks or runs slowly, rebuilt from its
+ * fast ones (XNNPACK Conv2D, BatchMatMul, Transpose) or written over its heap:
+ * - Conv2DBackpropFilter (missing): one dilated conv of x against dy, plus transposes.
+ * - Conv2DBackpropInput (a naive loop there): a stride-1 conv of zero-dilated dy with the flipped filter.
+ * - BatchMatMul with a transposed operand (about 10× slower there): transpose first, then multiply.
+ * - Tile of a broadcast block (batch-norm gradients): doubling copies.
+ * Everything works on TensorInfos through the backend's own kernels, so no
+ * op is recorded on the gradient tape and every intermediate is freed.
+ */
+
+type Backend = KernelBackend & { disposeData(dataId: object): void };
+
+class Kernels {
+  private readonly temps: TensorInfo[] = [];
+  constructor(
+    private readonly backend: Backend,
+    private readonly backendName: string,
+  ) {}
+
+  /** Inputs are named, except for kernels such as Pack that take a list. */
+  run(name: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: NamedAttrMap = {}, keep = false): TensorInfo {
+    const k = getKernel(name, this.backendName);
+    if (!k) throw new Error(`kernel ${name} missing on ${this.backendName}`);
+    const out = k.kernelFunc({ inputs: inputs as Record<string, TensorInfo>, attrs, backend: this.backend }) as TensorInfo;
+    if (!keep) this.temps.push(out);
+    return out;
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  slice(x: TensorInfo, begin: number[], size: number[], keep = false): TensorInfo {
+    return this.run('Slice', { x }, { begin, size }, keep);
+  }
+
+  dispose(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+    this.temps.length = 0;
+  }
+}
+
+function padsOf(conv: backend_util.Conv2DInfo): { top: number; left: number } {
+  return { top: conv.padInfo.top, left: conv.padInfo.left };
+}
+
+/** dW[kh,kw,ci,co] = Σ x[n, oh·s+kh-pt, ow·s+kw-pl, ci]·dy[n,oh,ow,co]: a conv over the batch with dilation s. */
+function conv2dBackpropFilter(backendName: string) {
+  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, dimRoundingMode, filterShape } = attrs as unknown as {
+      strides: [number, number] | number;
+      pad: backend_util.ExplicitPadding | 'same' | 'valid' | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      filterShape: [number, number, number, number];
+    };
+    const conv = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    const k = new Kernels(backend as Backend, backendName);
+    try {
+      const { top, left } = padsOf(conv);
+      const [KH, KW] = [conv.filterHeight, conv.filterWidth];
+      const bottom = Math.max(0, KH - conv.inHeight - top + (conv.outHeight - 1) * conv.strideHeight);
+      const right = Math.max(0, KW - conv.inWidth - left + (conv.outWidth - 1) * conv.strideWidth);
+      const xt = k.transpose(x, [3, 1, 2, 0]);
+      const dyt = k.transpose(dy, [1, 2, 0, 3]);
+      const g = k.run(
+        'Conv2D',
+        { x: xt, filter: dyt },
+        {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: [conv.strideHeight, conv.strideWidth],
+          dimRoundingMode: 'floor',
+        } as unknown as NamedAttrMap,
+      );
+      const fit = g.shape[1] === KH && g.shape[2] === KW ? g : k.slice(g, [0, 0, 0, 0], [g.shape[0]!, KH, KW, g.shape[3]!]);
+      return k.run('Transpose', { x: fit }, { perm: [1, 2, 0, 3] }, true);
+    } finally {
+      k.dispose();
+    }
+  };
+}
+
+/**
+ * dx = conv2dTranspose(dy, W). When the stride divides the kernel and the
+ * input size (every layer of pipe's models), it splits into s² stride-1
+ * "phase" convs, each with one tap in s of the flipped filter, whose outputs
+ * interleave into dx: no multiplications by inserted zeros. Otherwise dy is
+ * zero-dilated and convolved once with the flipped filter.
+ */
+function conv2dBackpropInput(backendName: string) {
+  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad, dimRoundingMode, inputShape } = attrs as unknown as {
+      strides: [number, number] | number;
+      pad: backend_util.ExplicitPadding | 'same' | 'valid' | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
+    const conv = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+    const k = new Kernels(backend as Backend, backendName);
+    try {
+      const [sh, sw] = [conv.strideHeight, conv.strideWidth];
+      const [KH, KW] = [conv.filterHeight, conv.filterWidth];
+      const phased = (sh > 1 || sw > 1) && KH % sh === 0 && KW % sw === 0 && conv.inHeight % sh === 0 && conv.inWidth % sw === 0;
+      return phased ? phaseConvs(k, dy, filter, conv) : dilatedConv(k, dy, filter, conv);
+    } finally {
+      k.dispose();
+    }
+  };
+}
+
+/** A stride-1 conv with explicit padding; negative pads crop the result to `out` rows/cols instead. */
+function paddedConv(k: Kernels, x: TensorInfo, w: TensorInfo, top: number, left: number, outH: number, outW: number, keep: boolean): TensorInfo {
+  const [N, H, W] = x.shape as [number, number, number, number];
+  const [MH, MW, , CI] = w.shape as [number, number, number, number];
+  const bottom = outH + MH - 1 - H - top;
+  const right = outW + MW - 1 - W - left;
+  const cropped = top < 0 || left < 0 || bottom < 0 || right < 0;
+  const out = k.run(
+    'Conv2D',
+    { x, filter: w },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [Math.max(0, top), Math.max(0, bottom)],
+        [Math.max(0, left), Math.max(0, right)],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: 'floor',
+    } as unknown as NamedAttrMap,
+    keep && !cropped,
+  );
+  return cropped ? k.slice(out, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, outH, outW, CI], keep) : out;
+}
+
+function phaseConvs(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
+  const [sh, sw] = [conv.strideHeight, conv.strideWidth];
+  const [MH, MW] = [conv.filterHeight / sh, conv.filterWidth / sw];
+  const [CI, CO] = [conv.inChannels, conv.outChannels];
+  const [QH, QW] = [conv.inHeight / sh, conv.inWidth / sw];
+  const N = dy.shape[0]!;
+  // [KH,KW,CI,CO] -> [MH,sh,MW,sw,CI,CO] -> [sh,sw,MH,MW,CO,CI], flipped over the taps.
+  const split = k.reshape(filter, [MH, sh, MW, sw, CI, CO]);
+  const phasesFirst = k.transpose(split, [1, 3, 0, 2, 5, 4]);
+  const flipped = k.run('Reverse', { x: phasesFirst }, { dims: [2, 3] });
+  const rows: TensorInfo[] = [];
+  for (let a = 0; a < sh; a++) {
+    const cols: TensorInfo[] = [];
+    for (let b = 0; b < sw; b++) {
+      // Output rows i = sh·q + a take taps kh ≡ (a + pt) mod sh, reading dy rows q + ⌊(a + pt)/sh⌋ - m.
+      const ra = (a + conv.padInfo.top) % sh;
+      const rb = (b + conv.padInfo.left) % sw;
+      const ca = Math.floor((a + conv.padInfo.top) / sh);
+      const cb = Math.floor((b + conv.padInfo.left) / sw);
+      const w = k.reshape(k.slice(flipped, [ra, rb, 0, 0, 0, 0], [1, 1, MH, MW, CO, CI]), [MH, MW, CO, CI]);
+      cols.push(paddedConv(k, dy, w, MH - 1 - ca, MW - 1 - cb, QH, QW, false));
+    }
+    // Interleave columns: [N,QH,QW,sw,CI] -> [N,QH,QW·sw,CI].
+    rows.push(k.reshape(k.run('Pack', cols, { axis: 3 }), [N, QH, QW * sw, CI]));
+  }
+  // Interleave rows: [N,QH,sh,W,CI] -> [N,H,W,CI].
+  const packed = k.run('Pack', rows, { axis: 2 });
+  return k.run('Reshape', { x: packed }, { shape: [N, QH * sh, QW * sw, CI] }, true);
+}
+
+function dilatedConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
+  const [N, OH, OW, CO] = dy.shape as [number, number, number, number];
+  const [sh, sw] = [conv.strideHeight, conv.strideWidth];
+  let d = dy;
+  if (sh > 1 || sw > 1) {
+    const r = k.reshape(dy, [N, OH, 1, OW, 1, CO]);
+    const p = k.run('PadV2', { x: r }, {
+      paddings: [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ],
+      constantValue: 0,
+    } as unknown as NamedAttrMap);
+    const flat = k.reshape(p, [N, OH * sh, OW * sw, CO]);
+    d = k.slice(flat, [0, 0, 0, 0], [N, (OH - 1) * sh + 1, (OW - 1) * sw + 1, CO]);
+  }
+  const [KH, KW] = [conv.filterHeight, conv.filterWidth];
+  const w = k.transpose(k.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+  return paddedConv(k, d, w, KH - 1 - conv.padInfo.top, KW - 1 - conv.padInfo.left, conv.inHeight, conv.inWidth, true);
+}
+
+/** Transposed operands are moved in memory once, then the fast untransposed path runs. */
+function batchMatMul(backendName: string, original: (args: never) => TensorInfo) {
+  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+    const { transposeA, transposeB } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    if (!transposeA && !transposeB) return original({ inputs, backend, attrs } as never);
+    const k = new Kernels(backend as Backend, backendName);
+    try {
+      const swapLast = (t: TensorInfo) => k.transpose(t, [...t.shape.keys()].map((i, _, a) => (i === a.length - 2 ? a.length - 1 : i === a.length - 1 ? a.length - 2 : i)));
+      const a = transposeA ? swapLast(inputs.a!) : inputs.a!;
+      const b = transposeB ? swapLast(inputs.b!) : inputs.b!;
+      return original({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } } as never);
+    } finally {
+      k.dispose();
+    }
+  };
+}
+
+type HeapBackend = Backend & {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+};
+
+/**
+ * Tile where only leading size-1 dims repeat (batch-norm gradients broadcast
+ * [1,1,1,C] to [N,H,W,C] this way): the output is the input block repeated,
+ * written by doubling copies instead of wasm's per-element index loop.
+ */
+function tile(original: (args: never) => TensorInfo) {
+  return (args: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+    const x = args.inputs.x!;
+    const reps = (args.attrs as { reps: number[] }).reps;
+    const k = reps.findLastIndex((r) => r !== 1) + 1;
+    if (x.dtype === 'string' || k === 0 || x.shape.slice(0, k).some((d) => d !== 1)) return original(args as never);
+    const backend = args.backend as HeapBackend;
+    const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]!), x.dtype);
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    dst.set(src, 0);
+    for (let filled = src.length; filled < dst.length; filled *= 2) dst.copyWithin(filled, 0, Math.min(filled, dst.length - filled));
+    return out;
+  };
+}
+
+export const REPLACED_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'Tile'] as const;
+
+/** Registers the replacements for a backend; returns how to put the originals back. */
+export function registerTrainingKernels(backendName: string): () => void {
+  const originals = new Map(REPLACED_KERNELS.map((n) => [n, getKernel(n, backendName)]));
+  const put = (name: string, kernelFunc: unknown) => {
+    if (getKernel(name, backendName)) unregisterKernel(name, backendName);
+    registerKernel({ kernelName: name, backendName, kernelFunc: kernelFunc as never });
+  };
+  put('Conv2DBackpropFilter', conv2dBackpropFilter(backendName));
+  put('Conv2DBackpropInput', conv2dBackpropInput(backendName));
+  const bmm = originals.get('BatchMatMul');
+  if (bmm) put('BatchMatMul', batchMatMul(backendName, bmm.kernelFunc as never));
+  const tl = originals.get('Tile');
+  if (tl) put('Tile', tile(tl.kernelFunc as never));
+  return () => {
+    for (const [name, k] of originals) {
+      unregisterKernel(name, backendName);
+      if (k) registerKernel(k);
+    }
+  };
+}
