@@ -18,6 +18,7 @@ export function inputsFrom(store: Store, record: RunRecord): StageInputs {
   };
   return {
     outputs: Object.keys(record.outputs),
+    files: Object.keys(record.files),
     metrics: record.metrics,
     tensor: (name) => store.getTensor(ref(name, 'tensor').hash),
     json: <T>(name: string) => JSON.parse(Buffer.from(store.getBlob(ref(name, 'json').hash)).toString()) as T,

@@ -4,6 +4,8 @@ import type { Tensor } from './tensor.js';
 /** The outputs of an upstream stage, loaded from the cache on demand. */
 export interface StageInputs {
   readonly outputs: string[];
+  /** Artifact paths the stage wrote, as given to artifacts.write() (writeShared paths start with '/'). */
+  readonly files: string[];
   readonly metrics: Record<string, unknown>;
   tensor(name: string): Tensor;
   json<T = unknown>(name: string): T;

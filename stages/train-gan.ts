@@ -51,7 +51,9 @@ export default defineStage<TrainGanParams>({
       const grid = tensorImages(toPlain(out), format.polarity);
       out.dispose();
       const cols = Math.ceil(Math.sqrt(grid.length));
-      ctx.artifacts.write(`progress/epoch-${String(epoch).padStart(3, '0')}.png`, await gridPng(grid, { cols, cellWidth: size, cellHeight: size }));
+      const png = await gridPng(grid, { cols, cellWidth: size, cellHeight: size });
+      ctx.artifacts.write(`progress/epoch-${String(epoch).padStart(3, '0')}.png`, png);
+      ctx.artifacts.write('progress/latest.png', png);
     };
     const result = await trainLoop({
       tf,

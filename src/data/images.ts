@@ -23,3 +23,10 @@ export function tensorImages(t: Tensor, polarity: 'ink-one' | 'ink-dark', max = 
   }
   return out;
 }
+
+export async function encodePng(img: Gray): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  return sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), { raw: { width: img.width, height: img.height, channels: 1 } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+}

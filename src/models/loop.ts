@@ -24,8 +24,8 @@ export interface LoopSpec {
   state(): TF.Tensor[];
   restore(tensors: TF.Tensor[], optimizerStep: number): void;
   optimizerStep(): number;
-  /** One optimisation step on a batch; returns its losses (host numbers). */
-  step(batch: TF.Tensor4D, rng: Rng, epoch: number): Losses;
+  /** One optimisation step on a batch (rows `indices` of the images); returns its losses (host numbers). */
+  step(batch: TF.Tensor4D, rng: Rng, epoch: number, indices: number[]): Losses;
   /** After each epoch (and its checkpoint): progress images, etc. */
   afterEpoch?(epoch: number, stats: EpochStats): Promise<void>;
 }
@@ -71,9 +71,10 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
     const sums: Losses = {};
     for (let b = 0; b < batches; b++) {
       ctx.signal.throwIfAborted();
-      for (let k = 0; k < bs; k++) batchData.set((images.data as Float32Array).subarray(order[b * bs + k]! * px, (order[b * bs + k]! + 1) * px), k * px);
+      const indices = order.slice(b * bs, (b + 1) * bs);
+      indices.forEach((idx, k) => batchData.set((images.data as Float32Array).subarray(idx * px, (idx + 1) * px), k * px));
       const batch = tf.tensor4d(batchData, [bs, h, w, c]);
-      const losses = spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch);
+      const losses = spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch, indices);
       batch.dispose();
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {

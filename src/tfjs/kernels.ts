@@ -2,6 +2,7 @@ import {
   backend_util,
   getKernel,
   registerKernel,
+  type KernelConfig,
   unregisterKernel,
   type KernelBackend,
   type NamedAttrMap,
@@ -258,9 +259,13 @@ function tile(original: (args: never) => TensorInfo) {
 
 export const REPLACED_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'Tile'] as const;
 
+/** The backend's own kernels, captured before the first replacement. */
+const stock = new Map<string, Map<string, KernelConfig | undefined>>();
+
 /** Registers the replacements for a backend; returns how to put the originals back. */
 export function registerTrainingKernels(backendName: string): () => void {
-  const originals = new Map(REPLACED_KERNELS.map((n) => [n, getKernel(n, backendName)]));
+  if (!stock.has(backendName)) stock.set(backendName, new Map(REPLACED_KERNELS.map((n) => [n, getKernel(n, backendName)])));
+  const originals = stock.get(backendName)!;
   const put = (name: string, kernelFunc: unknown) => {
     if (getKernel(name, backendName)) unregisterKernel(name, backendName);
     registerKernel({ kernelName: name, backendName, kernelFunc: kernelFunc as never });

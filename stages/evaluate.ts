@@ -1,0 +1,236 @@
+import type * as TF from '@tensorflow/tfjs';
+import { tensorImages } from '../src/data/images.js';
+import { gridPng } from '../src/data/sheet.js';
+import { embeddingNet } from '../src/models/features.js';
+import { fromPlain, importLayersModel } from '../src/models/io.js';
+import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/metrics/imagenet.js';
+import { median, nearestTraining } from '../src/metrics/memorisation.js';
+import { msssim } from '../src/metrics/msssim.js';
+import { features, frechetDistance, kid, pixelMmd, prdc, type Features } from '../src/metrics/stats.js';
+import { renderReport, type ReportSection } from '../src/report/html.js';
+import { Rng } from '../src/rng.js';
+import { defineStage } from '../src/stage.js';
+import type { Tensor } from '../src/tensor.js';
+import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+
+export interface EvaluateParams {
+  backend: BackendName;
+  n: number;
+  networks: Array<'own' | ImagenetNet>;
+  kPrecision: number;
+  kDensity: number;
+  pairs: number;
+  copyThreshold: number;
+  seed: number;
+}
+
+interface SpaceScores {
+  fd: number;
+  kid: number;
+  precision: number;
+  recall: number;
+  density: number;
+  coverage: number;
+}
+
+export interface RowScores {
+  name: string;
+  n: number;
+  spaces: Record<string, SpaceScores>;
+  pixelMmd: number;
+  msssim: number;
+  memorisation: { ratio: number; copyRate: number; medianNearest: number } | null;
+}
+
+/** The first n images of a batch tensor. */
+function head(t: Tensor, n: number): Tensor {
+  const px = t.shape[1]! * t.shape[2]! * t.shape[3]!;
+  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(0, n * px) };
+}
+
+function pick(t: Tensor, idx: number[]): Tensor {
+  const px = t.shape[1]! * t.shape[2]! * t.shape[3]!;
+  const out = new Float32Array(idx.length * px);
+  idx.forEach((i, k) => out.set((t.data as Float32Array).subarray(i * px, (i + 1) * px), k * px));
+  return { ...t, shape: [idx.length, ...t.shape.slice(1)], data: out };
+}
+
+function fmt(v: number | undefined): string {
+  if (v === undefined || Number.isNaN(v)) return '—';
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+}
+
+export default defineStage<EvaluateParams>({
+  description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) and write the report',
+  async run(ctx) {
+    const p = ctx.params;
+    const inputs = Object.entries(ctx.inputs);
+    const data = inputs.find(([, up]) => up.outputs.includes('test'))?.[1];
+    const samples = inputs.find(([, up]) => up.outputs.includes('samples'))?.[1];
+    const feats = inputs.find(([, up]) => up.outputs.includes('model') && up.json<{ kind: string }>('model').kind === 'features')?.[1];
+    const trainers = inputs.filter(([, up]) => up.outputs.includes('model') && ['vae', 'gan'].includes(up.json<{ kind: string }>('model').kind));
+    if (!data || !samples) throw new Error('evaluate needs upstream stages with held-out images (augment) and samples (sample)');
+    if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no upstream features stage; add one to deps or drop 'own'");
+    const { tf, backend } = await loadTf(p.backend);
+    ctx.log.info(`tfjs backend: ${backend}`);
+    const test = data.tensor('test');
+    const train = data.tensor('train');
+    const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
+    const models = samples.json<Array<{ model: string; count: number; polarity: 'ink-one' | 'ink-dark' }>>('samples');
+    const n = Math.min(p.n, test.shape[0]!, ...models.map((m) => m.count));
+    if (n < 10) throw new Error(`only ${n} images to compare (held-out: ${test.shape[0]}); raise ingest's holdout or the sample count`);
+    const size = test.shape[1]!;
+    const rng = new Rng(`${p.seed}:evaluate`);
+    const real = head(test, n);
+    const reference = pick(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n));
+    const rows: Array<{ name: string; images: Tensor }> = [
+      { name: 'real (training split)', images: reference },
+      ...models.map((m) => ({ name: m.model, images: head(samples.tensor(m.model), n) })),
+    ];
+    ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} held-out images`);
+
+    // Feature spaces, each applied to the real set and every row.
+    const spaces: Array<{ name: string; embed: (t: Tensor) => Features }> = [];
+    if (p.networks.includes('own')) {
+      const classifier = await importLayersModel(tf, feats!.file('classifier/model.json'), feats!.file('classifier/weights.bin'));
+      const net = embeddingNet(tf, classifier);
+      const dim = feats!.json<{ dim: number }>('model').dim;
+      spaces.push({
+        name: 'own',
+        embed: (t) => {
+          const x = fromPlain(tf, t);
+          const f = tf.tidy(() => net.predict(x) as TF.Tensor);
+          const out = features(t.shape[0]!, dim, f.dataSync());
+          x.dispose();
+          f.dispose();
+          return out;
+        },
+      });
+    }
+    for (const name of p.networks.filter((x): x is ImagenetNet => x !== 'own')) {
+      const net = await loadImagenetNet(tf, name);
+      spaces.push({
+        name,
+        embed: (t) => {
+          // Photograph polarity: paper white, ink dark, whatever the tensors store.
+          const x = tf.tidy(() => {
+            const v = fromPlain(tf, t) as TF.Tensor4D;
+            return format.polarity === 'ink-one' ? tf.sub(1, v) : v;
+          }) as TF.Tensor4D;
+          const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, imagenetFeatures(tf, net, name, x));
+          x.dispose();
+          return out;
+        },
+      });
+    }
+    const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
+    const realFeats = spaces.map((s) => {
+      const f = s.embed(real);
+      bar.tick();
+      return f;
+    });
+    const px = size * size;
+    const realPixels = features(n, px, real.data as Float32Array);
+    const trainT = fromPlain(tf, { ...train, shape: [train.shape[0]!, px] }) as TF.Tensor2D;
+    const nearestOf = (t: Tensor) => {
+      const q = fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D;
+      const r = nearestTraining(tf, q, trainT);
+      q.dispose();
+      return r;
+    };
+    const realNearest = median(nearestOf(real).distance);
+    const scores: RowScores[] = [];
+    const nearestSheets: ReportSection['images'] = [];
+    for (const row of rows) {
+      const sp: Record<string, SpaceScores> = {};
+      spaces.forEach((s, i) => {
+        const f = s.embed(row.images);
+        sp[s.name] = { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
+        bar.tick();
+      });
+      const pr = new Rng(`${p.seed}:pairs:${row.name}`);
+      let ms = 0;
+      for (let k = 0; k < p.pairs; k++) {
+        const a = pr.int(n);
+        let b = pr.int(n - 1);
+        if (b >= a) b++;
+        ms += msssim((row.images.data as Float32Array).subarray(a * px, (a + 1) * px), (row.images.data as Float32Array).subarray(b * px, (b + 1) * px), size);
+      }
+      let memorisation: RowScores['memorisation'] = null;
+      if (row.images !== reference) {
+        const near = nearestOf(row.images);
+        const med = median(near.distance);
+        const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
+        memorisation = { ratio: med / realNearest, copyRate: copies / n, medianNearest: med };
+        // The 16 generated images closest to a training image, each beside it.
+        const order = Array.from(near.distance.keys()).sort((a, b) => near.distance[a]! - near.distance[b]!).slice(0, 16);
+        const gen = tensorImages(pick(row.images, order), format.polarity);
+        const tr = tensorImages(pick(train, order.map((i) => near.index[i]!)), format.polarity);
+        const png = await gridPng(gen.flatMap((g, i) => [g, tr[i]!]), { cols: 8, cellWidth: size, cellHeight: size });
+        ctx.artifacts.write(`nearest-${row.name}.png`, png);
+        nearestSheets.push({ caption: `${row.name}: generated | nearest training image`, png });
+      }
+      scores.push({ name: row.name, n, spaces: sp, pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)), msssim: ms / p.pairs, memorisation });
+      bar.tick();
+    }
+    bar.done();
+    trainT.dispose();
+
+    const header = ['set', ...spaces.flatMap((s) => ['FD', 'KID', 'precision', 'recall', 'density', 'coverage'].map((m) => `${s.name} ${m}`)), 'pixel MMD²', 'MS-SSIM', 'nearest-train ratio', 'copy rate'];
+    const table = [
+      header,
+      ...scores.map((r) => [
+        r.name,
+        ...spaces.flatMap((s) => {
+          const v = r.spaces[s.name]!;
+          return [v.fd, v.kid, v.precision, v.recall, v.density, v.coverage].map(fmt);
+        }),
+        fmt(r.pixelMmd),
+        fmt(r.msssim),
+        r.memorisation ? fmt(r.memorisation.ratio) : '—',
+        r.memorisation ? fmt(r.memorisation.copyRate) : '—',
+      ]),
+    ];
+    const notes = [
+      `Every set has ${n} images and is compared with ${n} held-out real images (writers not seen in training where labels exist).`,
+      'FD: Fréchet distance (FID formula) in that feature space; KID: unbiased MMD² with a cubic kernel on standardised features; lower is better for both.',
+      'precision/recall: Kynkäänniemi et al. 2019 (k=' + p.kPrecision + '); density/coverage: Naeem et al. 2020 (k=' + p.kDensity + '); higher is better.',
+      "own: the features stage's writer classifier; mobilenet_v2 / inception_v3: nsfwjs' fine-tuned ImageNet nets (not comparable with published FIDs).",
+      'MS-SSIM: mean over random pairs within the set (3 scales); lower means more diverse. nearest-train ratio: median pixel distance to the nearest training image, relative to held-out real images (well below 1 suggests memorisation); copy rate: share of images closer than ' + p.copyThreshold + '× that median.',
+    ];
+    const markdown = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...table.slice(1).map((r) => `| ${r.join(' | ')} |`), '', ...notes.map((t) => `- ${t}`)].join('\n');
+    ctx.output.json('metrics', scores);
+    ctx.artifacts.write('metrics.json', JSON.stringify(scores, null, 2));
+    ctx.artifacts.write('metrics.md', markdown + '\n');
+    ctx.metrics(Object.fromEntries(scores.flatMap((r) => Object.entries(r.spaces).map(([s, v]) => [`${r.name}/${s}/fd`, v.fd]))));
+
+    const sections: ReportSection[] = [];
+    sections.push({
+      title: 'Samples',
+      images: [
+        { caption: 'real (held-out)', png: await gridPng(tensorImages(head(real, 64), format.polarity), { cols: 8, cellWidth: size, cellHeight: size }) },
+        ...models.map((m) => ({ caption: m.model, png: samples.file(`/samples/${m.model}/grid.png`) })),
+      ],
+    });
+    const extras: ReportSection['images'] = [];
+    for (const m of models) {
+      for (const f of ['reconstructions', 'interpolation']) {
+        const file = `/samples/${m.model}/${f}.png`;
+        if (samples.files.includes(file)) extras.push({ caption: `${m.model}: ${f}`, png: samples.file(file) });
+      }
+    }
+    if (extras.length) sections.push({ title: 'Reconstructions and interpolations (VAE)', images: extras });
+    const curves = trainers.filter(([, up]) => up.files.includes('loss.png')).map(([name, up]) => ({ caption: name, png: up.file('loss.png') }));
+    if (feats && feats.files.includes('loss.png')) curves.push({ caption: 'features (writer classifier)', png: feats.file('loss.png') });
+    if (curves.length) sections.push({ title: 'Loss curves', images: curves });
+    const progress = trainers.flatMap(([name, up]) => (up.files.includes('progress/latest.png') ? [{ caption: `${name}: fixed noise, last epoch`, png: up.file('progress/latest.png') }] : []));
+    if (progress.length) sections.push({ title: 'GAN progress', images: progress });
+    if (nearestSheets.length) sections.push({ title: 'Memorisation check: closest generated images and their nearest training images', images: nearestSheets });
+    ctx.artifacts.writeShared(
+      'report.html',
+      renderReport({ title: 'pipe: signature VAE and GAN', generated: `Generated by pipe's evaluate stage (tfjs backend: ${backend})`, metricsTable: table, notes, sections }),
+    );
+    ctx.log.info(`report: artifacts/report.html; table: artifacts/${ctx.name}/metrics.md`);
+  },
+});

@@ -1,0 +1,69 @@
+import type * as TF from '@tensorflow/tfjs';
+import { Adam } from '../src/models/adam.js';
+import { writeHistory, writeModel } from '../src/models/artifacts.js';
+import { buildFeatureNet } from '../src/models/features.js';
+import { trainLoop } from '../src/models/loop.js';
+import { defineStage } from '../src/stage.js';
+import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type { ImageMeta } from './resize.js';
+
+export interface FeaturesParams {
+  backend: BackendName;
+  dim: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+}
+
+export default defineStage<FeaturesParams>({
+  description: "Train a writer classifier on the training split: evaluate's own, frozen feature space",
+  async run(ctx) {
+    const p = ctx.params;
+    const up = Object.values(ctx.inputs)[0];
+    if (!up) throw new Error('features needs an upstream stage with `train` images and `trainMeta` labels (an augment)');
+    const images = up.tensor('train');
+    const meta = up.json<ImageMeta[]>('trainMeta');
+    const writers = [...new Set(meta.map((m) => m.writer))].sort();
+    const label = new Int32Array(meta.map((m) => writers.indexOf(m.writer)));
+    const { tf, backend } = await loadTf(p.backend);
+    ctx.log.info(`tfjs backend: ${backend}; ${writers.length} writers, ${meta.length} images`);
+    const net = buildFeatureNet(tf, { size: images.shape[1]!, dim: p.dim, classes: Math.max(2, writers.length), seed: p.seed });
+    const all = () => net.weights.map((w) => w.read() as TF.Variable);
+    const trainable = net.trainableWeights.map((w) => w.read() as TF.Variable);
+    const opt = new Adam(tf, trainable, p.lr);
+    const result = await trainLoop({
+      tf,
+      ctx,
+      images,
+      state: () => [...all(), ...opt.state()],
+      restore(ts, step) {
+        all().forEach((w, i) => w.assign(ts[i]!));
+        opt.restore(step, ts.slice(all().length));
+      },
+      optimizerStep: () => opt.step,
+      step(batch, _rng, _epoch, indices) {
+        const y = tf.oneHot(tf.tensor1d(indices.map((i) => label[i]!), 'int32'), Math.max(2, writers.length));
+        const out = tf.tidy(() => {
+          let acc: TF.Scalar | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = net.apply(batch, { training: true }) as TF.Tensor2D;
+            acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')) as TF.Scalar);
+            return tf.losses.softmaxCrossEntropy(y, logits) as TF.Scalar;
+          }, trainable);
+          opt.apply(grads);
+          return [value, acc!];
+        });
+        y.dispose();
+        const [loss, accuracy] = out.map((t) => t.dataSync()[0]!);
+        out.forEach((t) => t.dispose());
+        return { loss: loss!, accuracy: accuracy! };
+      },
+    });
+    await writeModel(tf, ctx, 'classifier', net);
+    await writeHistory(ctx, 'features: writer classifier', result.history, ['loss', 'accuracy']);
+    ctx.output.json('model', { kind: 'features', dim: p.dim, writers: writers.length });
+    const last = result.history[result.history.length - 1]!;
+    ctx.metrics({ backend, writers: writers.length, final_loss: last.loss, final_accuracy: last.accuracy });
+  },
+});

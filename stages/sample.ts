@@ -1,0 +1,109 @@
+import type * as TF from '@tensorflow/tfjs';
+import { encodePng, tensorImages } from '../src/data/images.js';
+import { gridPng } from '../src/data/sheet.js';
+import { loadGenerator, toUnit, type ModelInfo } from '../src/models/generate.js';
+import { fromPlain, importLayersModel, toPlain } from '../src/models/io.js';
+import { Rng } from '../src/rng.js';
+import { defineStage, type StageContext, type StageInputs } from '../src/stage.js';
+import type { Tensor } from '../src/tensor.js';
+import { loadTf, type BackendName, type Tf } from '../src/tfjs/backend.js';
+
+export interface SampleParams {
+  backend: BackendName;
+  count: number;
+  grid: number;
+  singles: number;
+  reconstructions: number;
+  interpolationSteps: number;
+  seed: number;
+}
+
+export default defineStage<SampleParams>({
+  description: 'Draw samples from each trained model: grids, single images, VAE reconstructions and interpolations',
+  async run(ctx) {
+    const p = ctx.params;
+    const models = Object.entries(ctx.inputs).filter(([, up]) => up.outputs.includes('model'));
+    if (models.length === 0) throw new Error('sample needs at least one upstream training stage (train-vae or train-gan)');
+    const data = Object.values(ctx.inputs).find((up) => up.outputs.includes('test'));
+    const { tf, backend } = await loadTf(p.backend);
+    ctx.log.info(`tfjs backend: ${backend}`);
+    const batch = 64;
+    const listing: Array<{ model: string; kind: string; count: number; polarity: string }> = [];
+    for (const [name, up] of models) {
+      const { info, net, zDim } = await loadGenerator(tf, up);
+      const rng = new Rng(`${p.seed}:${name}`);
+      const size = info.size;
+      const all = new Float32Array(p.count * size * size);
+      for (let i = 0; i < p.count; i += batch) {
+        const n = Math.min(batch, p.count - i);
+        const z = tf.tensor2d(Float32Array.from({ length: n * zDim }, () => rng.normal()), [n, zDim]);
+        const out = tf.tidy(() => toUnit(tf, info, net.predict(z) as TF.Tensor));
+        all.set(out.dataSync(), i * size * size);
+        z.dispose();
+        out.dispose();
+      }
+      const samples: Tensor = { dtype: 'float32', shape: [p.count, size, size, 1], data: all };
+      ctx.output.tensor(name, samples);
+      const dir = `samples/${name}`;
+      const g = Math.min(p.grid * p.grid, p.count);
+      ctx.artifacts.writeShared(`${dir}/grid.png`, await gridPng(tensorImages(samples, info.polarity, g), { cols: p.grid, cellWidth: size, cellHeight: size }));
+      const singles = tensorImages(samples, info.polarity, p.singles);
+      for (const [k, img] of singles.entries()) ctx.artifacts.writeShared(`${dir}/${String(k).padStart(4, '0')}.png`, await encodePng(img));
+      if (info.kind === 'vae' && data) await vaeExtras(tf, ctx, name, up, info, data.tensor('test'), dir);
+      net.dispose();
+      listing.push({ model: name, kind: info.kind, count: p.count, polarity: info.polarity });
+      ctx.log.info(`${name}: ${p.count} samples, grid in artifacts/${dir}/grid.png`);
+    }
+    ctx.output.json('samples', listing);
+  },
+});
+
+/** Held-out images beside their reconstructions, and straight-line walks between two encoded images. */
+async function vaeExtras(
+  tf: Tf,
+  ctx: StageContext<SampleParams>,
+  name: string,
+  up: StageInputs,
+  info: ModelInfo,
+  test: Tensor,
+  dir: string,
+): Promise<void> {
+  const p = ctx.params;
+  const size = info.size;
+  const encoder = await importLayersModel(tf, up.file('encoder/model.json'), up.file('encoder/weights.bin'));
+  const decoder = await importLayersModel(tf, up.file('decoder/model.json'), up.file('decoder/weights.bin'));
+  const n = Math.min(p.reconstructions, test.shape[0]!);
+  if (n > 0) {
+    const x = fromPlain(tf, { ...test, shape: [n, size, size, 1], data: (test.data as Float32Array).subarray(0, n * size * size) });
+    const recon = tf.tidy(() => decoder.predict((encoder.predict(x) as TF.Tensor[])[0]!) as TF.Tensor);
+    const orig = tensorImages(toPlain(x), info.polarity);
+    const rec = tensorImages(toPlain(recon), info.polarity);
+    // Pairs side by side: original, reconstruction, original, reconstruction...
+    const pairs = orig.flatMap((o, i) => [o, rec[i]!]);
+    ctx.artifacts.writeShared(`${dir}/reconstructions.png`, await gridPng(pairs, { cols: 8, cellWidth: size, cellHeight: size }));
+    x.dispose();
+    recon.dispose();
+  }
+  const rows = Math.min(4, Math.floor(test.shape[0]! / 2));
+  if (rows > 0) {
+    const steps = p.interpolationSteps;
+    const ends = fromPlain(tf, { ...test, shape: [rows * 2, size, size, 1], data: (test.data as Float32Array).subarray(0, rows * 2 * size * size) });
+    const strip = tf.tidy(() => {
+      const mu = (encoder.predict(ends) as TF.Tensor[])[0]! as TF.Tensor2D;
+      const zs: TF.Tensor[] = [];
+      for (let r = 0; r < rows; r++) {
+        const a = tf.slice(mu, [2 * r, 0], [1, -1]);
+        const b = tf.slice(mu, [2 * r + 1, 0], [1, -1]);
+        for (let s = 0; s < steps; s++) zs.push(tf.add(tf.mul(a, 1 - s / (steps - 1)), tf.mul(b, s / (steps - 1))));
+      }
+      return decoder.predict(tf.concat(zs, 0)) as TF.Tensor;
+    });
+    const imgs = tensorImages(toPlain(strip), info.polarity);
+    ctx.artifacts.writeShared(`${dir}/interpolation.png`, await gridPng(imgs, { cols: steps, cellWidth: size, cellHeight: size }));
+    ends.dispose();
+    strip.dispose();
+  }
+  encoder.dispose();
+  decoder.dispose();
+  ctx.log.info(`${name}: reconstructions and interpolations written`);
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type * as TF from '@tensorflow/tfjs';
+import { getKernel } from '@tensorflow/tfjs-core';
+import { Adam } from '../src/models/adam.js';
+import { buildGan } from '../src/models/gan.js';
+import { exportLayersModel, importLayersModel } from '../src/models/io.js';
+import { trainLoop } from '../src/models/loop.js';
+import { buildVae, vaeLoss } from '../src/models/vae.js';
+import { Rng } from '../src/rng.js';
+import type { Checkpoint, StageContext } from '../src/stage.js';
+import type { Tensor } from '../src/tensor.js';
+import { loadTf, type Tf } from '../src/tfjs/backend.js';
+import { registerTrainingKernels } from '../src/tfjs/kernels.js';
+
+const { tf } = await loadTf('wasm');
+
+function random(shape: number[], seed: string): number[] {
+  const r = new Rng(seed);
+  return Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.uniform(-1, 1));
+}
+
+/** Runs fn on the cpu backend (the reference) and on wasm (pipe's kernels); returns the largest difference. */
+async function cpuVsWasm(fn: () => TF.Tensor[]): Promise<number> {
+  await tf.setBackend('cpu');
+  const ref = fn().map((t) => t.dataSync());
+  await tf.setBackend('wasm');
+  const got = fn().map((t) => t.dataSync());
+  let worst = 0;
+  ref.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - got[i]![j]!)))));
+  return worst;
+}
+
+describe('wasm training kernels', () => {
+  const cases: Array<[number[], number, number, number, 'same' | 'valid']> = [
+    // [n,h,w,ci], co, kernel, stride, padding
+    [[2, 9, 7, 3], 4, 3, 1, 'same'],
+    [[2, 8, 8, 3], 5, 4, 2, 'same'],
+    [[3, 11, 10, 2], 3, 3, 2, 'valid'],
+    [[1, 16, 16, 4], 6, 5, 2, 'same'],
+    [[2, 7, 9, 2], 2, 2, 3, 'valid'],
+    [[2, 12, 12, 1], 8, 4, 2, 'same'],
+    [[4, 16, 16, 8], 1, 4, 2, 'same'],
+  ];
+  for (const [xs, co, k, s, pad] of cases) {
+    it(`conv2d grads and conv2dTranspose match cpu: x ${xs}, ${co} filters ${k}x${k}, stride ${s}, ${pad}`, async () => {
+      const X = random(xs, 'x');
+      const W = random([k, k, xs[3]!, co], 'w');
+      const worst = await cpuVsWasm(() =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(X, xs as [number, number, number, number]);
+          const w = tf.tensor4d(W, [k, k, xs[3]!, co]);
+          const y = tf.conv2d(x, w, s, pad);
+          const dy = tf.tensor(random(y.shape, 'dy'), y.shape);
+          const [gx, gw] = tf.grads((a: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(tf.conv2d(a as TF.Tensor4D, b as TF.Tensor4D, s, pad), dy)))([x, w]);
+          return [gx!, gw!, tf.conv2dTranspose(dy as TF.Tensor4D, w, x.shape as [number, number, number, number], s, pad)];
+        }),
+      );
+      // float32 sums of up to a few hundred terms in a different order
+      assert.ok(worst < 1e-4, `max |cpu - wasm| = ${worst}`);
+    });
+  }
+
+  it('transposed matMul and broadcast tile match cpu', async () => {
+    const worst = await cpuVsWasm(() =>
+      tf.tidy(() => [
+        tf.matMul(tf.tensor3d(random([2, 5, 3], 'a'), [2, 5, 3]), tf.tensor3d(random([2, 5, 4], 'b'), [2, 5, 4]), true, false),
+        tf.matMul(tf.tensor2d(random([3, 6], 'c'), [3, 6]), tf.tensor2d(random([4, 6], 'd'), [4, 6]), false, true),
+        tf.tile(tf.tensor4d(random([1, 1, 1, 5], 'e'), [1, 1, 1, 5]), [3, 4, 2, 1]),
+        tf.tile(tf.tensor2d(random([2, 3], 'f'), [2, 3]), [2, 2]),
+      ]),
+    );
+    assert.ok(worst < 1e-5, `${worst}`);
+  });
+
+  it('can be switched off: the stock wasm backend has no Conv2DBackpropFilter', () => {
+    const restore = registerTrainingKernels('wasm');
+    assert.ok(getKernel('Conv2DBackpropFilter', 'wasm'));
+    restore();
+    assert.equal(getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
+    registerTrainingKernels('wasm');
+  });
+});
+
+function vaeVars(vae: ReturnType<typeof buildVae>) {
+  return {
+    all: () => [...vae.encoder.weights, ...vae.decoder.weights].map((w) => w.read() as TF.Variable),
+    trainable: [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as TF.Variable),
+  };
+}
+
+describe('models', () => {
+  const size = 16;
+  const x = tf.tensor4d(random([8, size, size, 1], 'img').map((v) => (v > 0.6 ? 1 : 0)), [8, size, size, 1]);
+
+  it('VAE loss decreases over a few steps on a fixed batch', () => {
+    const vae = buildVae(tf, { size, latent: 4, filters: [4, 8], seed: 1 });
+    const { trainable } = vaeVars(vae);
+    const opt = new Adam(tf, trainable, 0.01);
+    const eps = tf.zeros([8, 4]) as TF.Tensor2D;
+    const losses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { value, grads } = tf.variableGrads(() => vaeLoss(tf, vae, x, eps, 'bce', 1, true).total, trainable);
+      opt.apply(grads);
+      losses.push(value.dataSync()[0]!);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    assert.ok(losses[19]! < 0.85 * losses[0]!, `losses ${losses[0]} -> ${losses[19]}`);
+  });
+
+  it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, seed: 2 });
+    const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
+    assert.deepEqual(img.shape, [3, size, size, 1]);
+    const v = img.dataSync();
+    assert.ok(v.every((p) => p >= -1 && p <= 1));
+    assert.deepEqual((gan.discriminator.predict(img) as TF.Tensor).shape, [3, 1]);
+  });
+
+  it('an exported LayersModel loads back and gives the same output', async () => {
+    const vae = buildVae(tf, { size, latent: 4, filters: [4, 8], seed: 3 });
+    const { json, weights } = await exportLayersModel(tf, vae.decoder);
+    assert.equal(JSON.parse(json).format, 'layers-model');
+    const back = await importLayersModel(tf, json, weights);
+    const z = tf.tensor2d(random([5, 4], 'z'), [5, 4]);
+    assert.deepEqual((back.predict(z) as TF.Tensor).dataSync(), (vae.decoder.predict(z) as TF.Tensor).dataSync());
+  });
+});
+
+/** A StageContext with an in-memory checkpoint, enough for trainLoop. */
+function fakeContext(params: { epochs: number; batchSize: number; seed: number; lr: number }, store: { ckpt?: Checkpoint }, stopAfter?: number) {
+  const ctrl = new AbortController();
+  const ctx = {
+    name: 't',
+    params,
+    signal: ctrl.signal,
+    log: { info: () => {}, warn: () => {} },
+    progress: () => ({ tick: () => {}, done: () => {} }),
+    checkpoint: {
+      load: () => store.ckpt,
+      save: (step: number, tensors: Record<string, Tensor>, state?: unknown) => {
+        store.ckpt = { step, tensors: structuredClone(tensors), state: structuredClone(state) };
+        if (step === stopAfter) ctrl.abort();
+      },
+    },
+  };
+  return ctx as unknown as StageContext<typeof params>;
+}
+
+async function trainVae(tf: Tf, images: Tensor, ctx: StageContext<{ epochs: number; batchSize: number; seed: number; lr: number }>) {
+  const vae = buildVae(tf, { size: 16, latent: 4, filters: [4, 8], seed: 5 });
+  const { all, trainable } = vaeVars(vae);
+  const opt = new Adam(tf, trainable, ctx.params.lr);
+  await trainLoop({
+    tf,
+    ctx,
+    images,
+    state: () => [...all(), ...opt.state()],
+    restore(ts, step) {
+      all().forEach((w, i) => w.assign(ts[i]!));
+      opt.restore(step, ts.slice(all().length));
+    },
+    optimizerStep: () => opt.step,
+    step(batch, rng) {
+      const eps = tf.tensor2d(Float32Array.from({ length: batch.shape[0] * 4 }, () => rng.normal()), [batch.shape[0], 4]);
+      const { value, grads } = tf.variableGrads(() => vaeLoss(tf, vae, batch, eps, 'bce', 1, true).total, trainable);
+      opt.apply(grads);
+      const v = value.dataSync()[0]!;
+      tf.dispose([eps, value, ...Object.values(grads)]);
+      return { total: v };
+    },
+  });
+  return all().map((w) => Array.from(w.dataSync()));
+}
+
+describe('training loop', () => {
+  const images: Tensor = { dtype: 'float32', shape: [24, 16, 16, 1], data: Float32Array.from(random([24, 16, 16, 1], 'data'), (v) => (v > 0.5 ? 1 : 0)) };
+  const params = { epochs: 3, batchSize: 8, seed: 4, lr: 0.002 };
+
+  it('resuming from a checkpoint gives bit-identical weights to an uninterrupted run', async () => {
+    const whole = await trainVae(tf, images, fakeContext(params, {}));
+    const store: { ckpt?: Checkpoint } = {};
+    await assert.rejects(trainVae(tf, images, fakeContext(params, store, 1)), /abort/i);
+    assert.equal(store.ckpt?.step, 1);
+    const resumed = await trainVae(tf, images, fakeContext(params, store));
+    assert.deepEqual(resumed, whole);
+  });
+
+  it('stops on a NaN loss, naming the epoch and batch, and keeps the last checkpoint', async () => {
+    const store: { ckpt?: Checkpoint } = {};
+    await assert.rejects(trainVae(tf, images, fakeContext({ ...params, lr: 1e9 }, store)), /total loss became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+ .*Try a lower lr \(now 1000000000\)/);
+  });
+});
