@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { cac } from 'cac';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { EXIT, PipeError } from './errors.js';
@@ -43,7 +44,7 @@ cli
   .option('--downstream', 'Extend the selection with everything downstream')
   .option('--force', 'Ignore the cache for the selected stages')
   .option('--dry-run', 'Show what would run, and why, without running')
-  .option('-j, --jobs <n>', 'Independent stages to run at once', { default: 1 })
+  .option('-j, --jobs <n>', 'Independent stages to run at once, each in its own process', { default: availableParallelism() })
   .option('--no-wait', 'Fail instead of waiting when another run holds the cache')
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');

@@ -21,6 +21,8 @@ export interface StageSpec {
 
 export interface Pipeline {
   file: string;
+  /** The --set overrides it was loaded with (stage workers load it the same way). */
+  overrides: Override[];
   dir: string;
   cacheDir: string;
   artifactsDir: string;
@@ -251,6 +253,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
   if (problems.length > 0) fail(problems);
   return {
     file: path,
+    overrides,
     dir,
     cacheDir: resolve(dir, doc.cache),
     artifactsDir: resolve(dir, doc.artifacts),

@@ -130,8 +130,27 @@ class JsonReporter implements Reporter {
   progress(stage: string, label: string, done: number, total: number, info?: string) {
     this.emit({ event: 'progress', stage, label, done, total, info });
   }
-  progressEnd() {}
+  progressEnd(stage: string, label: string) {
+    this.emit({ event: 'progress-end', stage, label });
+  }
   close() {}
+}
+
+/** Replays a JSON reporter's events (from a worker process) on another reporter. */
+export function replay(reporter: Reporter, e: Record<string, unknown>): void {
+  const s = String(e.stage ?? '');
+  switch (e.event) {
+    case 'log':
+      return reporter.log(s, e.level === 'warn' ? 'warn' : 'info', String(e.msg));
+    case 'progress':
+      return reporter.progress(s, String(e.label), Number(e.done), Number(e.total), e.info === undefined ? undefined : String(e.info));
+    case 'progress-end':
+      return reporter.progressEnd(s, String(e.label));
+    case 'warning':
+      return reporter.warn(String(e.msg));
+    case 'info':
+      return reporter.info(String(e.msg));
+  }
 }
 
 export function makeReporter(mode: 'json' | 'auto', out: NodeJS.WriteStream = process.stdout): Reporter {

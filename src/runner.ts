@@ -1,16 +1,12 @@
 import { existsSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import { artifactPath, removeArtifact, writeArtifact } from './artifacts.js';
-import { inputsFrom, makeContext, type Collected } from './context.js';
 import { EXIT, PipeError, StageError } from './errors.js';
-import { listingBytes } from './filehash.js';
 import type { StageState } from './fingerprint.js';
-import { hashJson } from './hash.js';
 import { writeLock, type LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
-import type { StageInputs, StageModule } from './stage.js';
+import { executeInWorker, executeStage, Interrupted } from './execute.js';
 import { explain } from './status.js';
 import type { RunRecord } from './store.js';
 
@@ -106,15 +102,6 @@ function syncArtifacts(project: Project, stage: string, record: RunRecord, previ
   return touched;
 }
 
-async function loadModule(path: string): Promise<StageModule> {
-  const mod = (await import(pathToFileURL(path).href)) as { default?: StageModule };
-  const stage = mod.default;
-  if (!stage || typeof stage.run !== 'function') {
-    throw new PipeError(`${path}: a stage module must have a default export with a run(ctx) function`);
-  }
-  return stage;
-}
-
 export async function run(project: Project, opts: RunOptions): Promise<StageResult[]> {
   const steps = plan(project, opts);
   const { reporter } = opts;
@@ -123,7 +110,11 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
     for (const s of steps) reporter.info(`${s.action.padEnd(7)} ${s.stage}${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`);
     return [];
   }
-  const limit = pLimit(Math.max(1, opts.jobs ?? 1));
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  const limit = pLimit(jobs);
+  // With more than one job, each stage runs in its own process: tfjs/wasm work is synchronous, so
+  // stages sharing one process would take turns on one core instead of running side by side.
+  const inWorker = jobs > 1 && steps.filter((s) => s.action === 'run').length > 1;
   const signal = opts.signal ?? new AbortController().signal;
   const selected = new Set(steps.map((s) => s.stage));
   const done = new Map<string, Promise<boolean>>();
@@ -151,37 +142,14 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
     // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
     const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
     reporter.stageStart(stage, reason);
-    const collected: Collected = { outputs: {}, files: {}, metrics: {}, items: new Set() };
     // A new run replaces what the stage made before; the old version stays restorable from the cache.
     for (const key of Object.keys(previous?.files ?? {})) removeArtifact(artifactPath(project.pipeline.artifactsDir, stage, key));
+    let record: RunRecord;
     try {
-      const module = await loadModule(spec.kind.module);
-      const inputs: Record<string, StageInputs> = {};
-      for (const up of spec.after) inputs[up] = inputsFrom(project.store, project.record(up)!);
-      const files = spec.paths.flatMap((p) => project.hasher.expand(p));
-      const codeHash = hashJson(state.code);
-      const ctx = makeContext({
-        spec,
-        fingerprint: state.fingerprint,
-        codeHash,
-        store: project.store,
-        inputs,
-        files,
-        fileHash: (path) => project.hasher.hashFile(path),
-        projectDir: project.pipeline.dir,
-        artifactsDir: project.pipeline.artifactsDir,
-        reporter,
-        signal,
-        collected,
-      });
-      await module.run(ctx);
-      signal.throwIfAborted();
-      const missing = spec.outs.filter((o) => !(o in collected.outputs) && !(o in collected.files));
-      if (missing.length) throw new Error(`declared outs not produced: ${missing.join(', ')} (it produced: ${[...Object.keys(collected.outputs), ...Object.keys(collected.files)].join(', ') || 'nothing'})`);
+      record = inWorker ? await executeInWorker(project, stage, state.fingerprint, reporter, signal) : await executeStage(project, stage, state, reporter, signal);
     } catch (e) {
-      project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash));
       const seconds = (performance.now() - t0) / 1000;
-      if (signal.aborted) {
+      if (signal.aborted || e instanceof Interrupted) {
         reporter.stageEnd(stage, 'failed', seconds, 'interrupted');
         throw new PipeError(`interrupted while running '${stage}'; nothing of it was recorded`, EXIT.INTERRUPTED);
       }
@@ -190,23 +158,6 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
       throw new StageError(stage, e);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const all = { ...collected.outputs, ...collected.files };
-    const outHash = hashJson(Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.hash])));
-    const record: RunRecord = {
-      fingerprint: state.fingerprint,
-      stage,
-      kind: spec.kind.kind,
-      outHash,
-      outputs: collected.outputs,
-      files: collected.files,
-      metrics: collected.metrics,
-      items: [...collected.items],
-      seconds,
-      finishedAt: new Date().toISOString(),
-    };
-    const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
-    project.store.commitRun(record, [...Object.values(all).map((o) => o.hash), ...listingHashes]);
-    project.store.removeCheckpoint(state.fingerprint);
     project.lock.stages[stage] = lockEntry(project, state, record);
     saveLock();
     project.invalidate(stage);

@@ -31,7 +31,7 @@ export async function lineChart(opts: { title: string; xLabel: string; series: S
   const font: HandFont = await loadFont('dejavu-sans');
   const W = opts.width ?? 640;
   const H = opts.height ?? 360;
-  const m = { l: 64, r: 16, t: 36, b: 48 };
+  const m = { l: 64, r: 16, t: 56, b: 48 };
   const all = opts.series.flatMap((s) => s.values).filter(Number.isFinite);
   const n = Math.max(1, ...opts.series.map((s) => s.values.length));
   let lo = all.length ? Math.min(...all) : 0;
@@ -61,11 +61,11 @@ export async function lineChart(opts: { title: string; xLabel: string; series: S
     const color = COLORS[k % COLORS.length]!;
     if (pts.length > 1) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
     else if (pts.length === 1) parts.push(`<circle cx="${pts[0]!.split(',')[0]}" cy="${pts[0]!.split(',')[1]}" r="3" fill="${color}"/>`);
-    const lx = m.l + 10 + k * 150;
-    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${m.t - 12}" y2="${m.t - 12}" stroke="${color}" stroke-width="3"/>`);
-    parts.push(text(s.name, lx + 24, m.t - 8, 12));
+    const lx = m.l + k * 150;
+    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${m.t - 14}" y2="${m.t - 14}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(text(s.name, lx + 24, m.t - 10, 12));
   });
-  parts.push(text(opts.title, W - m.r, 18, 13, 'end', '#000'));
+  parts.push(text(opts.title, m.l, 20, 14, 'start', '#000'));
   parts.push(text(opts.xLabel, (m.l + W - m.r) / 2, H - 12, 12, 'middle', '#333'));
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
 }

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inputsFrom, makeContext, type Collected } from './context.js';
+import { PipeError } from './errors.js';
+import { listingBytes } from './filehash.js';
+import type { StageState } from './fingerprint.js';
+import { hashJson } from './hash.js';
+import type { Project } from './project.js';
+import { replay, type Reporter } from './progress.js';
+import type { StageInputs, StageModule } from './stage.js';
+import type { RunRecord } from './store.js';
+import type { WorkerArgs } from './worker.js';
+
+async function loadModule(path: string): Promise<StageModule> {
+  const mod = (await import(pathToFileURL(path).href)) as { default?: StageModule };
+  const stage = mod.default;
+  if (!stage || typeof stage.run !== 'function') {
+    throw new PipeError(`${path}: a stage module must have a default export with a run(ctx) function`);
+  }
+  return stage;
+}
+
+/**
+ * Runs one stage's code and commits what it produced, blobs and run record
+ * together, in one transaction. Throws on failure with nothing committed.
+ */
+export async function executeStage(project: Project, stage: string, state: StageState, reporter: Reporter, signal: AbortSignal): Promise<RunRecord> {
+  const spec = project.pipeline.stages.get(stage)!;
+  const fingerprint = state.fingerprint!;
+  const t0 = performance.now();
+  const collected: Collected = { outputs: {}, files: {}, metrics: {}, items: new Set() };
+  try {
+    const module = await loadModule(spec.kind.module);
+    const inputs: Record<string, StageInputs> = {};
+    for (const up of spec.after) inputs[up] = inputsFrom(project.store, project.record(up)!);
+    const ctx = makeContext({
+      spec,
+      fingerprint,
+      codeHash: hashJson(state.code),
+      store: project.store,
+      inputs,
+      files: spec.paths.flatMap((p) => project.hasher.expand(p)),
+      fileHash: (path) => project.hasher.hashFile(path),
+      projectDir: project.pipeline.dir,
+      artifactsDir: project.pipeline.artifactsDir,
+      reporter,
+      signal,
+      collected,
+    });
+    await module.run(ctx);
+    signal.throwIfAborted();
+    const missing = spec.outs.filter((o) => !(o in collected.outputs) && !(o in collected.files));
+    if (missing.length) {
+      throw new Error(`declared outs not produced: ${missing.join(', ')} (it produced: ${[...Object.keys(collected.outputs), ...Object.keys(collected.files)].join(', ') || 'nothing'})`);
+    }
+  } catch (e) {
+    project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash));
+    throw e;
+  }
+  const all = { ...collected.outputs, ...collected.files };
+  const record: RunRecord = {
+    fingerprint,
+    stage,
+    kind: spec.kind.kind,
+    outHash: hashJson(Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.hash]))),
+    outputs: collected.outputs,
+    files: collected.files,
+    metrics: collected.metrics,
+    items: [...collected.items],
+    seconds: (performance.now() - t0) / 1000,
+    finishedAt: new Date().toISOString(),
+  };
+  const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
+  project.store.commitRun(record, [...Object.values(all).map((o) => o.hash), ...listingHashes]);
+  project.store.removeCheckpoint(fingerprint);
+  return record;
+}
+
+/** A stage run that ended because the user interrupted it. */
+export class Interrupted extends Error {}
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** executeStage in a child process (see worker.ts); resolves with the record it committed. */
+export function executeInWorker(project: Project, stage: string, fingerprint: string, reporter: Reporter, signal: AbortSignal): Promise<RunRecord> {
+  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint };
+  // The IPC channel is only a lifeline: the worker quits when it closes, so a killed parent leaves no orphan.
+  const child = spawn(process.execPath, [WORKER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const onAbort = () => child.kill('SIGTERM');
+  signal.addEventListener('abort', onAbort);
+  let failure: { message: string; interrupted: boolean } | undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return reporter.log(stage, 'info', line);
+    }
+    if (e.event === 'worker-failed') failure = { message: String(e.message), interrupted: Boolean(e.interrupted) };
+    else replay(reporter, e);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('close', (code, sig) => {
+      signal.removeEventListener('abort', onAbort);
+      if (code === 0) {
+        // The child committed in its own transaction; start a fresh read to see it.
+        project.store.root.resetReadTxn();
+        const record = project.store.getRun(fingerprint);
+        return record ? resolve(record) : reject(new Error('stage process finished but left no run record'));
+      }
+      if (failure?.interrupted || signal.aborted) return reject(new Interrupted(`'${stage}' interrupted`));
+      reject(new Error(failure?.message ?? `stage process exited with ${sig ?? `code ${code}`}`));
+    });
+  });
+}
