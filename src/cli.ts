@@ -8,6 +8,9 @@ import { makeReporter } from './progress.js';
 import { Project } from './project.js';
 import { plan, run } from './runner.js';
 import { explain } from './status.js';
+import { verify } from './verify.js';
+import { comparison, markdownTable, parseAxis, sweep, variantMetrics, writeSummary } from './sweep.js';
+import { Store } from './store.js';
 
 interface CommonOpts {
   file: string;
@@ -28,6 +31,12 @@ function load(opts: CommonOpts): Pipeline {
 
 function open(opts: CommonOpts): Project {
   return new Project(load(opts));
+}
+
+function parseFraction(text: string): number {
+  const v = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (!(v > 0 && v <= 1)) throw new PipeError(`--sample: expected a share such as 30% or 0.3, got '${text}'`);
+  return v;
 }
 
 const cli = cac('pipe');
@@ -108,9 +117,91 @@ cli
           for (const r of s.reasons) console.log(`    ${r}`);
         }
       }
-      const stale = all.filter((s) => !s.upToDate);
-      if (opts.check && stale.length > 0) {
-        throw new PipeError(`pipe.lock is out of date for: ${stale.map((s) => s.stage).join(', ')} (run 'pipe run' and commit pipe.lock)`, EXIT.CHECK_FAILED);
+      // --check asks whether the lock describes this code, params and data; a missing cache is no failure.
+      const outdated = all.filter((s) => !s.lockMatches);
+      if (opts.check && outdated.length > 0) {
+        throw new PipeError(`pipe.lock is out of date for: ${outdated.map((s) => s.stage).join(', ')} (run 'pipe run' and commit pipe.lock)`, EXIT.CHECK_FAILED);
+      }
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('verify', 'Re-execute stages bypassing the cache and compare their outputs with pipe.lock')
+  .option('--only <stages>', 'Verify just these stages')
+  .option('--sample <fraction>', 'Verify a random share of the stages, e.g. 30% or 0.3')
+  .option('--seed <seed>', 'Seed of the --sample draw (default: today, so CI covers every stage over time)')
+  .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = load(opts);
+    const release = await acquireRunLock(pipeline.cacheDir, { wait: true, onWait: () => reporter.info('another pipe run is using this cache; waiting...') });
+    const project = new Project(pipeline);
+    const controller = new AbortController();
+    process.on('SIGINT', () => controller.abort());
+    try {
+      const seed = opts.seed ?? new Date().toISOString().slice(0, 10);
+      const sample = opts.sample === undefined ? undefined : parseFraction(String(opts.sample));
+      const results = await verify(project, { only: list(opts.only), sample, seed, reporter, signal: controller.signal });
+      reporter.close();
+      if (opts.json) for (const r of results) console.log(JSON.stringify({ event: 'verify', ...r }));
+      else {
+        if (sample !== undefined) console.log(`sample of ${Math.round(sample * 100)}% drawn with seed '${seed}'`);
+        for (const r of results) console.log(`${r.stage}: ${r.outcome}${r.details.length ? `\n    ${r.details.join('\n    ')}` : ''}`);
+      }
+      const bad = results.filter((r) => r.outcome === 'differs' || r.outcome === 'lock out of date');
+      if (bad.length) throw new PipeError(`verify failed for: ${bad.map((r) => `${r.stage} (${r.outcome})`).join(', ')}`, EXIT.CHECK_FAILED);
+    } finally {
+      await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('sweep', 'Run a grid of param variants (-S stage.param=a,b or range(a,b,step)) and compare their metrics')
+  .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
+  .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
+  .action(async (opts: CommonOpts & { name?: string; jobs: number }) => {
+    const sets = ([] as unknown[]).concat(opts.set ?? []).map(String);
+    const axes = sets.map(parseAxis).filter((a) => a.values.length > 1);
+    const base = sets.map(parseAxis).filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
+    if (axes.length === 0) throw new PipeError('pipe sweep needs at least one -S stage.param=a,b (or range(a,b,step)) with two or more values');
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = load(opts);
+    const release = await acquireRunLock(pipeline.cacheDir, { wait: true, onWait: () => reporter.info('another pipe run is using this cache; waiting...') });
+    const controller = new AbortController();
+    process.on('SIGINT', () => controller.abort());
+    try {
+      const { record } = await sweep({ file: opts.file, base, axes, name: opts.name, jobs: Number(opts.jobs), reporter, signal: controller.signal });
+      reporter.close();
+      const store = new Store(pipeline.cacheDir);
+      const rows = record.variants.map((v) => ({ name: v.name, params: v.params, metrics: variantMetrics(store, v.fingerprints) }));
+      await store.close();
+      const table = comparison(rows);
+      const dir = writeSummary(pipeline.artifactsDir, record.name, table);
+      if (opts.json) console.log(JSON.stringify({ event: 'sweep', ...record, rows }));
+      else console.log(`\n${markdownTable(table.header, table.cells)}\n\n* marks the best value of a metric; written to ${dir}/summary.md and summary.csv`);
+    } finally {
+      await release();
+    }
+  });
+
+cli
+  .command('exp <action>', "Experiments: 'pipe exp show' lists past sweep variants with their params and metrics")
+  .action(async (action: string, opts: CommonOpts) => {
+    if (action !== 'show') throw new PipeError(`unknown exp action '${action}'; try 'pipe exp show'`);
+    const project = open(opts);
+    try {
+      const rows: Array<{ name: string; params: Record<string, string>; metrics: Record<string, number> }> = [];
+      const fingerprints = Object.fromEntries(Object.entries(project.lock.stages).map(([s, e]) => [s, e.fingerprint]));
+      rows.push({ name: 'workspace (pipe.lock)', params: {}, metrics: variantMetrics(project.store, fingerprints) });
+      for (const sw of project.store.allSweeps().filter((x) => x.file === project.pipeline.file)) {
+        for (const v of sw.variants) rows.push({ name: `${sw.name}/${v.name}`, params: v.params, metrics: variantMetrics(project.store, v.fingerprints) });
+      }
+      if (opts.json) for (const r of rows) console.log(JSON.stringify(r));
+      else {
+        const t = comparison(rows);
+        console.log(markdownTable(t.header, t.cells));
       }
     } finally {
       await project.close();
@@ -170,7 +261,7 @@ async function main(): Promise<void> {
   try {
     cli.parse(process.argv, { run: false });
     if (!cli.matchedCommand) {
-      if (cli.args.length) throw new PipeError(`unknown command '${cli.args[0]}'; commands: run, status, dag, gc (see pipe --help)`);
+      if (cli.args.length) throw new PipeError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc (see pipe --help)`);
       if (!cli.options.help && !cli.options.version) cli.outputHelp();
       return;
     }

@@ -17,6 +17,8 @@ export interface StageSpec {
   params: Record<string, unknown>;
   outs: string[];
   cache: boolean;
+  /** pipe verify: relative tolerance for outputs that cannot be bit-exact. */
+  tolerance?: number;
 }
 
 export interface Pipeline {
@@ -165,7 +167,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     cache: string;
     artifacts: string;
     backend: string;
-    stages: Record<string, { kind: string; deps?: string[]; params?: Record<string, unknown>; outs?: string[]; cache: boolean; description?: string; backend?: string }>;
+    stages: Record<string, { kind: string; deps?: string[]; params?: Record<string, unknown>; outs?: string[]; cache: boolean; description?: string; backend?: string; tolerance?: number }>;
   };
   const dir = dirname(path);
   const shared = structuredClone(doc.params ?? {});
@@ -248,6 +250,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       params,
       outs: s.outs ?? [],
       cache: s.cache,
+      tolerance: s.tolerance,
     });
   }
   if (problems.length > 0) fail(problems);

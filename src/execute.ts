@@ -9,7 +9,7 @@ import { hashJson } from './hash.js';
 import type { Project } from './project.js';
 import { replay, type Reporter } from './progress.js';
 import type { StageInputs, StageModule } from './stage.js';
-import type { RunRecord } from './store.js';
+import { outHashOf, type RunRecord } from './store.js';
 import type { WorkerArgs } from './worker.js';
 
 async function loadModule(path: string): Promise<StageModule> {
@@ -21,11 +21,25 @@ async function loadModule(path: string): Promise<StageModule> {
   return stage;
 }
 
+export interface ExecuteOptions {
+  /** false: compute the record but keep it and its blobs out of the cache (pipe verify). */
+  commit?: boolean;
+  /** Where artifacts go instead of the pipeline's artifacts folder. */
+  artifactsDir?: string;
+}
+
 /**
  * Runs one stage's code and commits what it produced, blobs and run record
  * together, in one transaction. Throws on failure with nothing committed.
  */
-export async function executeStage(project: Project, stage: string, state: StageState, reporter: Reporter, signal: AbortSignal): Promise<RunRecord> {
+export async function executeStage(
+  project: Project,
+  stage: string,
+  state: StageState,
+  reporter: Reporter,
+  signal: AbortSignal,
+  opts: ExecuteOptions = {},
+): Promise<RunRecord> {
   const spec = project.pipeline.stages.get(stage)!;
   const fingerprint = state.fingerprint!;
   const t0 = performance.now();
@@ -43,7 +57,7 @@ export async function executeStage(project: Project, stage: string, state: Stage
       files: spec.paths.flatMap((p) => project.hasher.expand(p)),
       fileHash: (path) => project.hasher.hashFile(path),
       projectDir: project.pipeline.dir,
-      artifactsDir: project.pipeline.artifactsDir,
+      artifactsDir: opts.artifactsDir ?? project.pipeline.artifactsDir,
       reporter,
       signal,
       collected,
@@ -63,7 +77,7 @@ export async function executeStage(project: Project, stage: string, state: Stage
     fingerprint,
     stage,
     kind: spec.kind.kind,
-    outHash: hashJson(Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.hash]))),
+    outHash: outHashOf(Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.hash]))),
     outputs: collected.outputs,
     files: collected.files,
     metrics: collected.metrics,
@@ -71,10 +85,17 @@ export async function executeStage(project: Project, stage: string, state: Stage
     seconds: (performance.now() - t0) / 1000,
     finishedAt: new Date().toISOString(),
   };
-  const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
-  project.store.commitRun(record, [...Object.values(all).map((o) => o.hash), ...listingHashes]);
-  project.store.removeCheckpoint(fingerprint);
+  if (opts.commit === false) return record;
+  commitRecord(project, state, record);
   return record;
+}
+
+/** Blobs, folder listings and the run record in one transaction; the stage's checkpoint is no longer needed. */
+export function commitRecord(project: Project, state: StageState, record: RunRecord): void {
+  const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
+  const blobs = [...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash);
+  project.store.commitRun(record, [...blobs, ...listingHashes]);
+  project.store.removeCheckpoint(record.fingerprint);
 }
 
 /** A stage run that ended because the user interrupted it. */
@@ -84,7 +105,7 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 /** executeStage in a child process (see worker.ts); resolves with the record it committed. */
 export function executeInWorker(project: Project, stage: string, fingerprint: string, reporter: Reporter, signal: AbortSignal): Promise<RunRecord> {
-  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint };
+  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint, artifactsDir: project.pipeline.artifactsDir };
   // The IPC channel is only a lifeline: the worker quits when it closes, so a killed parent leaves no orphan.
   const child = spawn(process.execPath, [WORKER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const onAbort = () => child.kill('SIGTERM');

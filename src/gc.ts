@@ -11,6 +11,8 @@ export interface GcResult {
 export function collectGarbage(project: Project, keep: number): GcResult {
   const live = new Set<string>(Object.values(project.lock.stages).map((e) => e.fingerprint));
   for (const h of project.store.recentHistory(keep)) for (const fp of h.fingerprints) live.add(fp);
+  // Sweep variants stay listable by `pipe exp show` with their metrics.
+  for (const s of project.store.allSweeps()) for (const v of s.variants) for (const fp of Object.values(v.fingerprints)) live.add(fp);
   const depListings = new Set(Object.values(project.lock.stages).flatMap((e) => Object.values(e.deps)));
   return project.store.collect(live, depListings, (p) => existsSync(p));
 }

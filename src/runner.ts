@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { artifactPath, removeArtifact, writeArtifact } from './artifacts.js';
 import { EXIT, PipeError, StageError } from './errors.js';
 import type { StageState } from './fingerprint.js';
-import { writeLock, type LockEntry } from './lockfile.js';
+import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
 import { executeInWorker, executeStage, Interrupted } from './execute.js';
@@ -64,7 +64,7 @@ export function plan(project: Project, opts: RunOptions): PlanStep[] {
   });
 }
 
-function lockEntry(project: Project, state: StageState, record: RunRecord): LockEntry {
+export function lockEntry(project: Project, state: StageState, record: RunRecord): LockEntry {
   const up: Record<string, string> = {};
   for (const [k, v] of Object.entries(state.upstream)) up[k] = v!;
   const outs: Record<string, string> = {};
@@ -84,7 +84,7 @@ function lockEntry(project: Project, state: StageState, record: RunRecord): Lock
 }
 
 /** Makes artifacts/ match a run record: rewrites missing or changed files, removes ones the stage no longer makes. */
-function syncArtifacts(project: Project, stage: string, record: RunRecord, previous: LockEntry | undefined): boolean {
+export function syncArtifacts(project: Project, stage: string, record: RunRecord, previous: LockEntry | undefined): boolean {
   const dir = project.pipeline.artifactsDir;
   let touched = false;
   for (const [key, ref] of Object.entries(record.files)) {
@@ -119,7 +119,7 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
   const selected = new Set(steps.map((s) => s.stage));
   const done = new Map<string, Promise<boolean>>();
   let failed: StageError | PipeError | undefined;
-  const saveLock = () => writeLock(project.pipeline.dir, project.lock);
+  const saveLock = () => project.saveLock();
 
   const execute = async (step: PlanStep): Promise<boolean> => {
     const { stage } = step;

@@ -7,6 +7,8 @@ import type { Project } from './project.js';
 export interface StageStatus {
   stage: string;
   upToDate: boolean;
+  /** pipe.lock was made from exactly this code, params and data (outputs may still be missing from the cache). */
+  lockMatches: boolean;
   /** Stale but its fingerprint is in the run-cache: a run restores it without executing. */
   cached: boolean;
   reasons: string[];
@@ -76,7 +78,8 @@ export function explain(project: Project, name: string): StageStatus {
     if (missing.length) reasons.push(`artifacts missing: ${listFew(missing)}`);
   }
   const upToDate = reasons.length === 0;
-  return { stage: name, upToDate, cached: !upToDate && !!record && spec.cache, reasons };
+  const lockMatches = !!entry && entry.fingerprint === state.fingerprint;
+  return { stage: name, upToDate, lockMatches, cached: !upToDate && !!record && spec.cache, reasons };
 }
 
 /** For a folder or glob dep: which files changed, from the listing kept in the cache. */

@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { sha256 } from './hash.js';
+import { hashJson, sha256 } from './hash.js';
 import { decodeTensor, encodeTensor, type Tensor } from './tensor.js';
 
 /** What a finished stage produced, as recorded under its fingerprint. */
@@ -27,6 +27,11 @@ export interface RunRecord {
   finishedAt: string;
 }
 
+/** The hash downstream fingerprints depend on: over every output's and artifact's content hash, by name. */
+export function outHashOf(hashes: Record<string, string>): string {
+  return hashJson(hashes);
+}
+
 export interface StatEntry {
   size: number;
   mtimeMs: number;
@@ -38,6 +43,15 @@ export interface Checkpoint {
   step: number;
   tensors: Record<string, string>;
   state: unknown;
+}
+
+/** A sweep as `pipe exp show` lists it: its variants and the fingerprints each one's stages had. */
+export interface SweepEntry {
+  name: string;
+  created: string;
+  file: string;
+  base: string[];
+  variants: Array<{ name: string; params: Record<string, string>; fingerprints: Record<string, string> }>;
 }
 
 export interface HistoryEntry {
@@ -59,6 +73,7 @@ export class Store {
   private readonly items: Database<string, string>;
   private readonly ckpts: Database<Checkpoint, string>;
   private readonly history: Database<HistoryEntry, number>;
+  private readonly sweeps: Database<SweepEntry, string>;
   private pending = new Map<string, Uint8Array>();
 
   constructor(readonly path: string) {
@@ -69,6 +84,7 @@ export class Store {
     this.items = this.root.openDB({ name: 'items', encoding: 'string' });
     this.ckpts = this.root.openDB({ name: 'checkpoints' });
     this.history = this.root.openDB({ name: 'history' });
+    this.sweeps = this.root.openDB({ name: 'sweeps' });
   }
 
   close(): Promise<void> {
@@ -176,6 +192,14 @@ export class Store {
 
   checkpointEntries(): Array<[string, Checkpoint]> {
     return [...this.ckpts.getRange({})].map((e) => [e.key as string, e.value]);
+  }
+
+  putSweep(sweep: SweepEntry): void {
+    this.sweeps.putSync(sweep.name, sweep);
+  }
+
+  allSweeps(): SweepEntry[] {
+    return [...this.sweeps.getRange({})].map((e) => e.value).sort((a, b) => a.created.localeCompare(b.created));
   }
 
   recordHistory(fingerprints: string[]): void {

@@ -15,6 +15,7 @@ export interface WorkerArgs {
   overrides: Override[];
   stage: string;
   fingerprint: string;
+  artifactsDir: string;
 }
 
 const args = JSON.parse(process.argv[2]!) as WorkerArgs;
@@ -28,7 +29,7 @@ process.on('disconnect', lifeline);
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 let project: Project | undefined;
 try {
-  project = new Project(loadPipeline(args.file, args.overrides));
+  project = new Project({ ...loadPipeline(args.file, args.overrides), artifactsDir: args.artifactsDir });
   const state = project.state(args.stage);
   if (state.fingerprint !== args.fingerprint) {
     throw new Error(`fingerprint changed between planning and running (${args.fingerprint.slice(0, 12)} -> ${state.fingerprint?.slice(0, 12)}): was a file edited during the run?`);

@@ -1,0 +1,195 @@
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { loadPipeline, parseOverride, type Override } from './config.js';
+import { artifactPath, writeArtifact } from './artifacts.js';
+import { PipeError, StageError } from './errors.js';
+import { executeInWorker } from './execute.js';
+import { hashJson } from './hash.js';
+import { Project } from './project.js';
+import type { Reporter } from './progress.js';
+import { lockEntry, syncArtifacts } from './runner.js';
+import type { RunRecord, SweepEntry } from './store.js';
+
+/** One axis of a sweep: `stage.param` and the raw values it takes. */
+export interface Axis {
+  key: string;
+  values: string[];
+}
+
+/** Splits `a,b,[1,2]` on top-level commas; `range(a,b,step)` expands like Python's (b excluded). */
+export function parseAxis(text: string): Axis {
+  const o = parseOverride(text);
+  const key = `${o.target}.${o.path.join('.')}`;
+  const range = /^range\(\s*([-\d.e+]+)\s*,\s*([-\d.e+]+)\s*(?:,\s*([-\d.e+]+)\s*)?\)$/i.exec(o.raw.trim());
+  if (range) {
+    const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
+    if (!(step > 0) || !(b > a)) throw new PipeError(`--set ${key}=${o.raw}: range(a,b,step) needs a < b and step > 0`);
+    const values: string[] = [];
+    // Rounded to the step's precision so 0.1 steps do not print as 0.30000000000000004.
+    const digits = Math.max(0, -Math.floor(Math.log10(step)) + 2);
+    for (let k = 0; a + k * step < b - step * 1e-9; k++) values.push(String(Number((a + k * step).toFixed(digits))));
+    return { key, values };
+  }
+  const values: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of o.raw) {
+    if (ch === '[' || ch === '{') depth++;
+    if (ch === ']' || ch === '}') depth--;
+    if (ch === ',' && depth === 0) {
+      values.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  values.push(cur.trim());
+  return { key, values: values.filter((v) => v !== '') };
+}
+
+export interface Variant {
+  name: string;
+  /** The varied params, `stage.param` -> raw value. */
+  params: Record<string, string>;
+}
+
+/** The grid: every combination of the axes' values. */
+export function expand(axes: Axis[]): Variant[] {
+  let combos: Array<Record<string, string>> = [{}];
+  for (const ax of axes) combos = combos.flatMap((c) => ax.values.map((v) => ({ ...c, [ax.key]: v })));
+  return combos.map((params) => ({
+    name: Object.entries(params)
+      .map(([k, v]) => `${k.split('.').pop()}=${v}`)
+      .join(','),
+    params,
+  }));
+}
+
+export type SweepRecord = SweepEntry;
+
+/**
+ * Runs every variant, stage by stage across all of them: stages whose
+ * fingerprint is the same in several variants (shared upstream) run once,
+ * different ones run side by side in worker processes (--jobs). Each
+ * variant's artifacts go to artifacts/sweeps/<name>/<variant>/; pipe.lock
+ * and the workspace's artifacts are not touched.
+ */
+export async function sweep(opts: {
+  file: string;
+  base: Override[];
+  axes: Axis[];
+  name?: string;
+  jobs: number;
+  reporter: Reporter;
+  signal: AbortSignal;
+}): Promise<{ record: SweepRecord; projects: Map<string, Project> }> {
+  const variants = expand(opts.axes);
+  const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
+  const main = new Project(loadPipeline(opts.file, opts.base));
+  const shared = { store: main.store, hasher: main.hasher };
+  const projects = new Map<string, Project>();
+  for (const v of variants) {
+    const overrides = [...opts.base, ...Object.entries(v.params).map(([k, raw]) => parseOverride(`${k}=${raw}`))];
+    const pipeline = loadPipeline(opts.file, overrides);
+    projects.set(v.name, new Project({ ...pipeline, artifactsDir: join(pipeline.artifactsDir, 'sweeps', name, v.name) }, shared));
+  }
+  const limit = pLimit(Math.max(1, opts.jobs));
+  opts.reporter.info(`sweep ${name}: ${variants.length} variants (${variants.map((v) => v.name).join('; ')})`);
+  for (const stage of main.dag.order) {
+    const groups = new Map<string, string[]>();
+    for (const [vn, p] of projects) {
+      const fp = p.state(stage).fingerprint!;
+      groups.set(fp, [...(groups.get(fp) ?? []), vn]);
+    }
+    const records = new Map<string, RunRecord>();
+    await Promise.all(
+      [...groups].map(([fp, names]) =>
+        limit(async () => {
+          opts.signal.throwIfAborted();
+          const p = projects.get(names[0]!)!;
+          const spec = p.pipeline.stages.get(stage)!;
+          let rec = spec.cache ? p.store.getRun(fp) : undefined;
+          const label = `${stage} [${names.length === variants.length ? 'all variants' : names.join('; ')}]`;
+          if (rec) {
+            opts.reporter.stageEnd(label, 'cached', 0);
+          } else {
+            const t0 = performance.now();
+            opts.reporter.stageStart(label, 'sweep');
+            try {
+              rec = await executeInWorker(p, stage, fp, opts.reporter, opts.signal);
+            } catch (e) {
+              opts.reporter.stageEnd(label, 'failed', (performance.now() - t0) / 1000, (e as Error).message);
+              throw new StageError(stage, e);
+            }
+            opts.reporter.stageEnd(label, 'ran', (performance.now() - t0) / 1000);
+          }
+          records.set(fp, rec);
+        }),
+      ),
+    );
+    for (const p of projects.values()) {
+      const state = p.state(stage);
+      const rec = records.get(state.fingerprint!)!;
+      syncArtifacts(p, stage, rec, undefined);
+      p.lock.stages[stage] = lockEntry(p, state, rec);
+      p.invalidate(stage);
+      p.setState(stage, state);
+    }
+  }
+  const record: SweepRecord = {
+    name,
+    created: new Date().toISOString(),
+    file: main.pipeline.file,
+    base: opts.base.map((o) => `${o.target}.${o.path.join('.')}=${o.raw}`),
+    variants: variants.map((v) => ({ ...v, fingerprints: Object.fromEntries(Object.entries(projects.get(v.name)!.lock.stages).map(([s, e]) => [s, e.fingerprint])) })),
+  };
+  main.store.putSweep(record);
+  await main.close();
+  return { record, projects };
+}
+
+const LOWER_BETTER = /(^|[/._])(fd|kid|loss|mmd|msssim|total|recon|kl)($|[/._])|final_(total|recon|kl|loss)/i;
+const HIGHER_BETTER = /precision|recall|density|coverage|accuracy/i;
+const TIMING = /imagesPerSecond|seconds/i;
+
+/** Numeric metrics of every stage in a variant, as `stage.metric` (timings left out: they are not results). */
+export function variantMetrics(store: { getRun(fp: string): RunRecord | undefined }, fingerprints: Record<string, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [stage, fp] of Object.entries(fingerprints)) {
+    const rec = store.getRun(fp);
+    for (const [k, v] of Object.entries(rec?.metrics ?? {})) if (typeof v === 'number' && !TIMING.test(k)) out[`${stage}.${k}`] = v;
+  }
+  return out;
+}
+
+/** A comparison table: varied params, then the metrics that differ between variants; the best of each marked. */
+export function comparison(rows: Array<{ name: string; params: Record<string, string>; metrics: Record<string, number> }>): { header: string[]; cells: string[][]; best: Record<string, string> } {
+  const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))];
+  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].filter((k) => new Set(rows.map((r) => r.metrics[k])).size > 1 || rows.length === 1).sort();
+  const best: Record<string, string> = {};
+  for (const k of metricKeys) {
+    const dir = LOWER_BETTER.test(k) ? -1 : HIGHER_BETTER.test(k) ? 1 : 0;
+    if (!dir) continue;
+    const scored = rows.filter((r) => Number.isFinite(r.metrics[k]));
+    if (scored.length < 2) continue;
+    best[k] = scored.reduce((a, b) => (dir * (b.metrics[k]! - a.metrics[k]!) > 0 ? b : a)).name;
+  }
+  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
+  const header = ['variant', ...paramKeys, ...metricKeys];
+  const cells = rows.map((r) => [r.name, ...paramKeys.map((k) => r.params[k] ?? '—'), ...metricKeys.map((k) => `${fmt(r.metrics[k])}${best[k] === r.name ? ' *' : ''}`)]);
+  return { header, cells, best };
+}
+
+export function markdownTable(header: string[], cells: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n');
+}
+
+export function csv(header: string[], cells: string[][]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return [header, ...cells.map((c) => c.map((x) => x.replace(/ \*$/, '')))].map((r) => r.map(q).join(',')).join('\n') + '\n';
+}
+
+export function writeSummary(artifactsDir: string, name: string, table: { header: string[]; cells: string[][] }): string {
+  const dir = artifactPath(artifactsDir, 'sweeps', name);
+  writeArtifact(join(dir, 'summary.md'), `# Sweep ${name}\n\n${markdownTable(table.header, table.cells)}\n\n\`*\` marks the best value of a metric.\n`);
+  writeArtifact(join(dir, 'summary.csv'), csv(table.header, table.cells));
+  return dir;
+}
