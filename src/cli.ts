@@ -167,7 +167,7 @@ cli
     const base = sets.map(parseAxis).filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
     if (axes.length === 0) throw new PipeError('pipe sweep needs at least one -S stage.param=a,b (or range(a,b,step)) with two or more values');
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
-    const pipeline = load(opts);
+    const pipeline = loadPipeline(opts.file, base);
     const release = await acquireRunLock(pipeline.cacheDir, { wait: true, onWait: () => reporter.info('another pipe run is using this cache; waiting...') });
     const controller = new AbortController();
     process.on('SIGINT', () => controller.abort());

@@ -93,7 +93,11 @@ export async function sweep(opts: {
   }
   const limit = pLimit(Math.max(1, opts.jobs));
   opts.reporter.info(`sweep ${name}: ${variants.length} variants (${variants.map((v) => v.name).join('; ')})`);
-  for (const stage of main.dag.order) {
+  // A stage starts once its upstream stages are done in every variant; then each distinct
+  // fingerprint among the variants runs once, under the shared --jobs limit.
+  const done = new Map<string, Promise<void>>();
+  const runStage = async (stage: string): Promise<void> => {
+    await Promise.all(main.dag.parents(stage).map((up) => done.get(up)!));
     const groups = new Map<string, string[]>();
     for (const [vn, p] of projects) {
       const fp = p.state(stage).fingerprint!;
@@ -133,7 +137,9 @@ export async function sweep(opts: {
       p.invalidate(stage);
       p.setState(stage, state);
     }
-  }
+  };
+  for (const stage of main.dag.order) done.set(stage, runStage(stage));
+  await Promise.all(done.values());
   const record: SweepRecord = {
     name,
     created: new Date().toISOString(),

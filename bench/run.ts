@@ -1,0 +1,213 @@
+/**
+ * pipe's benchmark suite: one command, one markdown table, every figure a
+ * median of repeated runs taken side by side in this one process's run.
+ *   npm run bench [-- --quick]
+ * Python baselines use Debian's python3-torch and python3-opencv
+ * (/usr/bin/python3); rows whose baseline is missing say so.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import type * as TF from '@tensorflow/tfjs';
+import { decodeGray } from '../src/data/decode.js';
+import { normalizeScan } from '../src/data/normalize.js';
+import { encodePng } from '../src/data/images.js';
+import { synthesize } from '../src/data/synth.js';
+import { Adam } from '../src/models/adam.js';
+import { buildGan } from '../src/models/gan.js';
+import { buildVae, vaeLoss } from '../src/models/vae.js';
+import { Store } from '../src/store.js';
+import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PIPE = join(ROOT, 'bin', 'pipe.js');
+const PY = process.env.PIPE_BENCH_PYTHON ?? '/usr/bin/python3';
+const quick = process.argv.includes('--quick');
+const rows: string[][] = [];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function time(cmd: string, args: string[], cwd: string): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { cwd, stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  return performance.now() - t0;
+}
+
+function python(script: string, args: string[]): Record<string, unknown> | string {
+  if (!existsSync(PY)) return `no ${PY}`;
+  const r = spawnSync(PY, [join(ROOT, 'bench', script), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  if (r.status !== 0) return (r.stderr.trim().split('\n').pop() ?? 'failed').slice(0, 80);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+function row(what: string, pipe: string, baseline: string, ratio: string, note = ''): void {
+  rows.push([what, pipe, baseline, ratio, note]);
+  console.log(`${what}: pipe ${pipe} | baseline ${baseline} | ${ratio} ${note}`);
+}
+
+const f1 = (x: number) => x.toFixed(1);
+
+async function noop(): Promise<void> {
+  const runs = quick ? 5 : 15;
+  const st = spawnSync(process.execPath, [PIPE, 'status', '--json'], { cwd: ROOT, encoding: 'utf8' });
+  const stale = st.stdout.trim().split('\n').filter((l) => l && !JSON.parse(l).upToDate);
+  if (stale.length) {
+    row('no-op `pipe run` (default pipeline)', 'skipped', '', '', `default pipeline not cached: run \`npm start\` first (${stale.length} stale)`);
+    return;
+  }
+  const pipe = median(Array.from({ length: runs }, () => time(process.execPath, [PIPE, 'run'], ROOT)));
+  const floor = median(Array.from({ length: runs }, () => time(process.execPath, ['-e', '0'], ROOT)));
+  row('no-op `pipe run`, default pipeline, wall ms', f1(pipe), `${f1(floor)} (node -e 0)`, `${f1(pipe - floor)} ms over node's start`, 'DVC is not installable here (not in Debian, no PyPI)');
+}
+
+async function status10k(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-status-'));
+  mkdirSync(join(dir, 'data'));
+  for (let i = 0; i < 10000; i++) writeFileSync(join(dir, 'data', `f${i}.txt`), `file ${i}\n`);
+  writeFileSync(join(dir, 'count.mjs'), "export default { run(ctx) { ctx.output.json('n', ctx.files.length); } };\n");
+  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  count:\n    kind: ./count.mjs\n    deps: [data]\n');
+  const cold = time(process.execPath, [PIPE, 'run'], dir);
+  const warm = median(Array.from({ length: quick ? 3 : 7 }, () => time(process.execPath, [PIPE, 'status'], dir)));
+  row('`pipe status`, 10,000-file folder dep, warm stat cache, ms', f1(warm), `${f1(cold)} (first run, cold)`, '', 'target < 1000 ms');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Training img/s of pipe's VAE or GAN step on a tfjs backend, batch 32, random binary 64×64 data. */
+async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number): Promise<number> {
+  const { tf } = await loadTf(backend);
+  const bs = 32;
+  const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
+  let step: () => void;
+  if (model === 'vae') {
+    const vae = buildVae(tf, { size: 64, latent: 16, filters: [16, 32], seed: 0 });
+    const vars = [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as TF.Variable);
+    const opt = new Adam(tf, vars, 1e-3);
+    step = () =>
+      tf.tidy(() => {
+        const eps = tf.randomNormal([bs, 16]) as TF.Tensor2D;
+        const { value, grads } = tf.variableGrads(() => vaeLoss(tf, vae, x, eps, 'bce', 1, true).total, vars);
+        opt.apply(grads);
+        value.dataSync();
+      });
+  } else {
+    const gan = buildGan(tf, { size: 64, noise: 64, filters, seed: 0 });
+    const gv = gan.generator.trainableWeights.map((w) => w.read() as TF.Variable);
+    const dv = gan.discriminator.trainableWeights.map((w) => w.read() as TF.Variable);
+    const go = new Adam(tf, gv, 2e-4, 0.5);
+    const dO = new Adam(tf, dv, 2e-4, 0.5);
+    const bce = (l: TF.Tensor, v: number) => tf.losses.sigmoidCrossEntropy(tf.fill(l.shape, v), l);
+    step = () =>
+      tf.tidy(() => {
+        const real = tf.sub(tf.mul(x, 2), 1);
+        const d = tf.variableGrads(() => tf.add(bce(gan.discriminator.apply(real, { training: true }) as TF.Tensor, 0.9), bce(gan.discriminator.apply(gan.generator.apply(tf.randomNormal([bs, 64]), { training: true }) as TF.Tensor, { training: true }) as TF.Tensor, 0)) as TF.Scalar, dv);
+        dO.apply(d.grads);
+        const g = tf.variableGrads(() => bce(gan.discriminator.apply(gan.generator.apply(tf.randomNormal([bs, 64]), { training: true }) as TF.Tensor, { training: true }) as TF.Tensor, 1) as TF.Scalar, gv);
+        go.apply(g.grads);
+        g.value.dataSync();
+      });
+  }
+  step();
+  step();
+  const rates: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) step();
+    rates.push((steps * bs) / ((performance.now() - t0) / 1000));
+  }
+  x.dispose();
+  return median(rates);
+}
+
+async function training(): Promise<void> {
+  const steps = quick ? 5 : 20;
+  for (const model of ['vae', 'gan'] as const) {
+    const torch = python('torch_train.py', [model, '32', String(model === 'vae' ? steps * 5 : steps * 2), '2', '16']);
+    const torchRate = typeof torch === 'string' ? undefined : (torch.images_per_second as number);
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const rate = await tfjsTrain(backend, model, backend === 'cpu' ? 1 : steps, 16);
+      const base = torchRate === undefined ? String(torch) : `${f1(torchRate)} (PyTorch ${(torch as Record<string, string>).torch} CPU, 2 threads)`;
+      row(`train ${model.toUpperCase()} img/s, batch 32, tfjs ${backend}`, f1(rate), base, torchRate ? `${((100 * rate) / torchRate).toFixed(0)}% of PyTorch` : '', backend === 'wasm' ? "pipe's kernels; target ≥ 50%" : 'stock tfjs cpu');
+    }
+  }
+}
+
+async function resize(): Promise<void> {
+  const n = quick ? 100 : 400;
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-scans-'));
+  const imgs = await synthesize({ count: n, writers: 20, seed: 1 });
+  await Promise.all(imgs.map(async (im, i) => writeFileSync(join(dir, `s${i}.png`), await encodePng(im))));
+  const opts = { size: 64, inputPolarity: 'auto', contrast: true, crop: true, margin: 0.06, binarize: false, polarity: 'ink-one' } as const;
+  const rates: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const limit = pLimit(availableParallelism());
+    const t0 = performance.now();
+    await Promise.all(imgs.map((_, i) => limit(async () => normalizeScan(await decodeGray(readFileSync(join(dir, `s${i}.png`)), 4096), opts))));
+    rates.push(n / ((performance.now() - t0) / 1000));
+  }
+  const cv = python('opencv_resize.py', [dir, '64', '3']);
+  const cvRate = typeof cv === 'string' ? undefined : (cv.images_per_second as number);
+  row('decode + resize/normalize, images/s (synthetic scans ~250×90 PNG)', f1(median(rates)), cvRate ? `${f1(cvRate)} (OpenCV ${(cv as Record<string, string>).opencv})` : String(cv), cvRate ? `${(median(rates) / cvRate).toFixed(2)}×` : '');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function lmdbRead(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-lmdb-'));
+  const shape = [3424, 64, 64, 1];
+  const data = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => (i % 97) / 97);
+  const store = new Store(join(dir, 'cache'));
+  const ref = store.stageTensor({ dtype: 'float32', shape, data });
+  store.commitRun({ fingerprint: 'x', stage: 'x', kind: 'x', outHash: 'x', outputs: { t: ref }, files: {}, metrics: {}, items: [], seconds: 0, finishedAt: '' }, [ref.hash]);
+  // .npy v1.0: magic, version, header length, a Python dict header padded to 64 bytes, then the raw data.
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  const npy = join(dir, 't.npy');
+  const h = Buffer.alloc(10);
+  h.write('\x93NUMPY', 0, 'latin1');
+  h[6] = 1;
+  h[7] = 0;
+  h.writeUInt16LE(header.length, 8);
+  writeFileSync(npy, Buffer.concat([h, Buffer.from(header, 'latin1'), Buffer.from(data.buffer)]));
+  const reps = quick ? 5 : 21;
+  let sink = 0;
+  const lm = median(
+    Array.from({ length: reps }, () => {
+      const t0 = performance.now();
+      sink += store.getTensor(ref.hash).data[1000]!;
+      return performance.now() - t0;
+    }),
+  );
+  const np = median(
+    Array.from({ length: reps }, () => {
+      const t0 = performance.now();
+      const b = readFileSync(npy);
+      const len = b.readUInt16LE(8);
+      sink += new Float32Array(b.buffer, b.byteOffset + 10 + len, data.length)[1000]!;
+      return performance.now() - t0;
+    }),
+  );
+  const mb = data.byteLength / 1048576;
+  row(`read a ${mb.toFixed(0)} MiB float32 tensor, MiB/s (sink ${sink.toFixed(0)})`, f1(mb / (lm / 1000)), `${f1(mb / (np / 1000))} (.npy, readFileSync)`, `${(np / lm).toFixed(1)}×`);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log(`pipe benchmarks on ${availableParallelism()} × ${cpu}, node ${process.version}${quick ? ' (quick)' : ''}\n`);
+for (const part of [noop, status10k, lmdbRead, resize, training]) await part();
+const table = [
+  `pipe benchmarks: ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; medians; \`npm run bench\``,
+  '',
+  '| measure | pipe | baseline | ratio | note |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+].join('\n');
+writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${table}\n`);
+console.log(`\n${table}\n\nwritten to bench/RESULTS.md`);
+
