@@ -42,8 +42,9 @@ describe('wasm training kernels', () => {
     [[2, 12, 12, 1], 8, 4, 2, 'same'],
     [[4, 16, 16, 8], 1, 4, 2, 'same'],
   ];
-  for (const [xs, co, k, s, pad] of cases) {
-    it(`conv2d grads and conv2dTranspose match cpu: x ${xs}, ${co} filters ${k}x${k}, stride ${s}, ${pad}`, async () => {
+  for (const [mode, [xs, co, k, s, pad]] of ['phase', 'col2im'].flatMap((m) => cases.map((c) => [m, c] as const))) {
+    it(`conv2d grads and conv2dTranspose match cpu (${mode}): x ${xs}, ${co} filters ${k}x${k}, stride ${s}, ${pad}`, async () => {
+      process.env.PIPE_CONVT = mode;
       const X = random(xs, 'x');
       const W = random([k, k, xs[3]!, co], 'w');
       const worst = await cpuVsWasm(() =>
@@ -56,6 +57,7 @@ describe('wasm training kernels', () => {
           return [gx!, gw!, tf.conv2dTranspose(dy as TF.Tensor4D, w, x.shape as [number, number, number, number], s, pad)];
         }),
       );
+      delete process.env.PIPE_CONVT;
       // float32 sums of up to a few hundred terms in a different order
       assert.ok(worst < 1e-4, `max |cpu - wasm| = ${worst}`);
     });

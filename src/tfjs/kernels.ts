@@ -29,6 +29,10 @@ class Kernels {
     private readonly backendName: string,
   ) {}
 
+  get heapBackend(): HeapBackend {
+    return this.backend as HeapBackend;
+  }
+
   /** Inputs are named, except for kernels such as Pack that take a list. */
   run(name: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: NamedAttrMap = {}, keep = false): TensorInfo {
     const k = getKernel(name, this.backendName);
@@ -124,12 +128,24 @@ function conv2dBackpropInput(backendName: string) {
     try {
       const [sh, sw] = [conv.strideHeight, conv.strideWidth];
       const [KH, KW] = [conv.filterHeight, conv.filterWidth];
+      // PIPE_CONVT=phase|col2im forces one strategy (bench/convt.ts compares them).
+      const mode = process.env.PIPE_CONVT;
+      if (mode === 'col2im' || (mode === undefined && preferCol2im(conv))) return col2imConv(k, dy, filter, conv);
       const phased = (sh > 1 || sw > 1) && KH % sh === 0 && KW % sw === 0 && conv.inHeight % sh === 0 && conv.inWidth % sw === 0;
       return phased ? phaseConvs(k, dy, filter, conv) : dilatedConv(k, dy, filter, conv);
     } finally {
       k.dispose();
     }
   };
+}
+
+/**
+ * Which transposed-conv strategy is faster, as measured with bench/convt.ts on the
+ * GAN's and VAE's layers: col2im for few input channels or a small dy (where XNNPACK's
+ * per-call setup and narrow outputs dominate), phase convs otherwise.
+ */
+function preferCol2im(conv: backend_util.Conv2DInfo): boolean {
+  return conv.inChannels <= 8 || conv.outHeight * conv.outWidth <= 64;
 }
 
 /** A stride-1 conv with explicit padding; negative pads crop the result to `out` rows/cols instead. */
@@ -212,6 +228,46 @@ function dilatedConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backe
   const [KH, KW] = [conv.filterHeight, conv.filterWidth];
   const w = k.transpose(k.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   return paddedConv(k, d, w, KH - 1 - conv.padInfo.top, KW - 1 - conv.padInfo.left, conv.inHeight, conv.inWidth, true);
+}
+
+/**
+ * dx by matrix product and scatter: cols = dy·Wᵀ ([N·OH·OW, KH·KW·CI], one fast GEMM), then each
+ * column block is added into the input position it came from (col2im). Wins over phase convs
+ * when the input has few channels, where convolutions vectorise poorly.
+ */
+function col2imConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
+  const [N, OH, OW, CO] = dy.shape as [number, number, number, number];
+  const { filterHeight: KH, filterWidth: KW, inChannels: CI, inHeight: H, inWidth: W, strideHeight: sh, strideWidth: sw } = conv;
+  const { top, left } = conv.padInfo;
+  const dy2 = k.reshape(dy, [N * OH * OW, CO]);
+  // [KH,KW,CI,CO] -> [CO, KH·KW·CI] so the product needs no transposed operand.
+  const wT = k.reshape(k.transpose(filter, [3, 0, 1, 2]), [CO, KH * KW * CI]);
+  const cols = k.run('BatchMatMul', { a: k.reshape(dy2, [1, N * OH * OW, CO]), b: k.reshape(wT, [1, CO, KH * KW * CI]) }, { transposeA: false, transposeB: false });
+  const backend = k.heapBackend;
+  const out = backend.makeOutput([N, H, W, CI], 'float32');
+  const src = backend.typedArrayFromHeap(cols) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  dst.fill(0);
+  const rowLen = KW * CI;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const base = ((n * OH + oh) * OW + ow) * KH * rowLen;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh + kh - top;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw + kw - left;
+            if (iw < 0 || iw >= W) continue;
+            const s0 = base + kh * rowLen + kw * CI;
+            const d0 = ((n * H + ih) * W + iw) * CI;
+            for (let c = 0; c < CI; c++) dst[d0 + c] += src[s0 + c]!;
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Transposed operands are moved in memory once, then the fast untransposed path runs. */
