@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
 import { buildFeatureNet } from '../src/models/features.js';
-import { trainLoop } from '../src/models/loop.js';
+import { modelVars, trainLoop } from '../src/models/loop.js';
 import { defineStage } from '../src/stage.js';
 import { loadTf, type BackendName } from '../src/tfjs/backend.js';
 import type { ImageMeta } from './resize.js';
@@ -29,19 +29,14 @@ export default defineStage<FeaturesParams>({
     const { tf, backend } = await loadTf(p.backend);
     ctx.log.info(`tfjs backend: ${backend}; ${writers.length} writers, ${meta.length} images`);
     const net = buildFeatureNet(tf, { size: images.shape[1]!, dim: p.dim, classes: Math.max(2, writers.length), seed: p.seed });
-    const all = () => net.weights.map((w) => w.read() as TF.Variable);
-    const trainable = net.trainableWeights.map((w) => w.read() as TF.Variable);
+    const trainable = modelVars([net], true);
     const opt = new Adam(tf, trainable, p.lr);
     const result = await trainLoop({
       tf,
       ctx,
       images,
-      state: () => [...all(), ...opt.state()],
-      restore(ts, step) {
-        all().forEach((w, i) => w.assign(ts[i]!));
-        opt.restore(step, ts.slice(all().length));
-      },
-      optimizerStep: () => opt.step,
+      weights: modelVars([net], false),
+      optimizers: [opt],
       step(batch, _rng, _epoch, indices) {
         const y = tf.oneHot(tf.tensor1d(indices.map((i) => label[i]!), 'int32'), Math.max(2, writers.length));
         const out = tf.tidy(() => {

@@ -5,7 +5,7 @@ import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
 import { buildGan } from '../src/models/gan.js';
 import { toPlain } from '../src/models/io.js';
-import { trainLoop } from '../src/models/loop.js';
+import { modelVars, trainLoop } from '../src/models/loop.js';
 import { Rng } from '../src/rng.js';
 import { defineStage } from '../src/stage.js';
 import { loadTf, type BackendName } from '../src/tfjs/backend.js';
@@ -36,12 +36,10 @@ export default defineStage<TrainGanParams>({
     ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}`);
     const size = images.shape[1]!;
     const gan = buildGan(tf, { size, noise: p.noise, filters: p.filters, seed: p.seed });
-    const vars = (m: TF.LayersModel, trainable: boolean) => (trainable ? m.trainableWeights : m.weights).map((w) => w.read() as TF.Variable);
-    const gVars = vars(gan.generator, true);
-    const dVars = vars(gan.discriminator, true);
+    const gVars = modelVars([gan.generator], true);
+    const dVars = modelVars([gan.discriminator], true);
     const gOpt = new Adam(tf, gVars, p.lr, p.beta1);
     const dOpt = new Adam(tf, dVars, p.lr, p.beta1);
-    const all = () => [...vars(gan.generator, false), ...vars(gan.discriminator, false)];
     const noise = (rng: Rng, n: number) => tf.tensor2d(Float32Array.from({ length: n * p.noise }, () => rng.normal()), [n, p.noise]);
     const fixed = noise(new Rng(`${p.seed}:fixed-noise`), p.progressSamples);
     const totalSteps = p.epochs * Math.floor(images.shape[0]! / Math.min(p.batchSize, images.shape[0]!));
@@ -59,15 +57,8 @@ export default defineStage<TrainGanParams>({
       tf,
       ctx,
       images,
-      state: () => [...all(), ...gOpt.state(), ...dOpt.state()],
-      restore(ts, step) {
-        const w = all();
-        w.forEach((v, i) => v.assign(ts[i]!));
-        const g = gOpt.state().length;
-        gOpt.restore(step, ts.slice(w.length, w.length + g));
-        dOpt.restore(step, ts.slice(w.length + g));
-      },
-      optimizerStep: () => gOpt.step,
+      weights: modelVars([gan.generator, gan.discriminator], false),
+      optimizers: [gOpt, dOpt],
       step(batch, rng) {
         const n = batch.shape[0];
         const zd = noise(rng, n);

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { trainLoop } from '../src/models/loop.js';
+import { modelVars, trainLoop } from '../src/models/loop.js';
 import { buildVae, vaeLoss } from '../src/models/vae.js';
 import { defineStage } from '../src/stage.js';
 import { loadTf, type BackendName } from '../src/tfjs/backend.js';
@@ -31,20 +31,14 @@ export default defineStage<TrainVaeParams>({
     ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}`);
     const size = images.shape[1]!;
     const vae = buildVae(tf, { size, latent: p.latent, filters: p.filters, seed: p.seed });
-    const weights = () => [...vae.encoder.weights, ...vae.decoder.weights].map((w) => w.read() as TF.Variable);
-    const trainable = [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as TF.Variable);
+    const trainable = modelVars([vae.encoder, vae.decoder], true);
     const opt = new Adam(tf, trainable, p.lr);
     const result = await trainLoop({
       tf,
       ctx,
       images,
-      state: () => [...weights(), ...opt.state()],
-      restore(ts, step) {
-        const nw = weights().length;
-        weights().forEach((w, i) => w.assign(ts[i]!));
-        opt.restore(step, ts.slice(nw));
-      },
-      optimizerStep: () => opt.step,
+      weights: modelVars([vae.encoder, vae.decoder], false),
+      optimizers: [opt],
       step(batch, rng, epoch) {
         const eps = tf.tensor2d(Float32Array.from({ length: batch.shape[0] * p.latent }, () => rng.normal()), [batch.shape[0], p.latent]);
         const beta = p.klWarmup > 0 ? p.beta * Math.min(1, (epoch + 1) / p.klWarmup) : p.beta;

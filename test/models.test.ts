@@ -5,7 +5,7 @@ import { getKernel } from '@tensorflow/tfjs-core';
 import { Adam } from '../src/models/adam.js';
 import { buildGan } from '../src/models/gan.js';
 import { exportLayersModel, importLayersModel } from '../src/models/io.js';
-import { trainLoop } from '../src/models/loop.js';
+import { modelVars, trainLoop } from '../src/models/loop.js';
 import { buildVae, vaeLoss } from '../src/models/vae.js';
 import { Rng } from '../src/rng.js';
 import type { Checkpoint, StageContext } from '../src/stage.js';
@@ -84,12 +84,6 @@ describe('wasm training kernels', () => {
   });
 });
 
-function vaeVars(vae: ReturnType<typeof buildVae>) {
-  return {
-    all: () => [...vae.encoder.weights, ...vae.decoder.weights].map((w) => w.read() as TF.Variable),
-    trainable: [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as TF.Variable),
-  };
-}
 
 describe('models', () => {
   const size = 16;
@@ -97,7 +91,7 @@ describe('models', () => {
 
   it('VAE loss decreases over a few steps on a fixed batch', () => {
     const vae = buildVae(tf, { size, latent: 4, filters: [4, 8], seed: 1 });
-    const { trainable } = vaeVars(vae);
+    const trainable = modelVars([vae.encoder, vae.decoder], true);
     const opt = new Adam(tf, trainable, 0.01);
     const eps = tf.zeros([8, 4]) as TF.Tensor2D;
     const losses: number[] = [];
@@ -151,18 +145,15 @@ function fakeContext(params: { epochs: number; batchSize: number; seed: number; 
 
 async function trainVae(tf: Tf, images: Tensor, ctx: StageContext<{ epochs: number; batchSize: number; seed: number; lr: number }>) {
   const vae = buildVae(tf, { size: 16, latent: 4, filters: [4, 8], seed: 5 });
-  const { all, trainable } = vaeVars(vae);
+  const trainable = modelVars([vae.encoder, vae.decoder], true);
+  const weights = modelVars([vae.encoder, vae.decoder], false);
   const opt = new Adam(tf, trainable, ctx.params.lr);
   await trainLoop({
     tf,
     ctx,
     images,
-    state: () => [...all(), ...opt.state()],
-    restore(ts, step) {
-      all().forEach((w, i) => w.assign(ts[i]!));
-      opt.restore(step, ts.slice(all().length));
-    },
-    optimizerStep: () => opt.step,
+    weights,
+    optimizers: [opt],
     step(batch, rng) {
       const eps = tf.tensor2d(Float32Array.from({ length: batch.shape[0] * 4 }, () => rng.normal()), [batch.shape[0], 4]);
       const { value, grads } = tf.variableGrads(() => vaeLoss(tf, vae, batch, eps, 'bce', 1, true).total, trainable);
@@ -172,7 +163,7 @@ async function trainVae(tf: Tf, images: Tensor, ctx: StageContext<{ epochs: numb
       return { total: v };
     },
   });
-  return all().map((w) => Array.from(w.dataSync()));
+  return weights.map((w) => Array.from(w.dataSync()));
 }
 
 describe('training loop', () => {

@@ -3,6 +3,7 @@ import { Rng } from '../rng.js';
 import type { StageContext } from '../stage.js';
 import type { Tensor } from '../tensor.js';
 import type { Tf } from '../tfjs/backend.js';
+import type { Adam } from './adam.js';
 import { fromPlain, toPlain } from './io.js';
 
 export type Losses = Record<string, number>;
@@ -20,10 +21,10 @@ export interface LoopSpec {
   ctx: StageContext<{ epochs: number; batchSize: number; seed: number; lr: number }>;
   /** Training images, N×H×W×1. */
   images: Tensor;
-  /** Everything a resume needs, in a fixed order: weights (trainable or not) and optimizer state. */
-  state(): TF.Tensor[];
-  restore(tensors: TF.Tensor[], optimizerStep: number): void;
-  optimizerStep(): number;
+  /** Every weight of the models, trainable or not (batch-norm statistics too): what a checkpoint holds. */
+  weights: TF.Variable[];
+  /** The optimizers, whose state the checkpoint holds too; they step together. */
+  optimizers: Adam[];
   /** One optimisation step on a batch (rows `indices` of the images); returns its losses (host numbers). */
   step(batch: TF.Tensor4D, rng: Rng, epoch: number, indices: number[]): Losses;
   /** After each epoch (and its checkpoint): progress images, etc. */
@@ -56,7 +57,13 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
     const keys = Object.keys(ckpt.tensors).sort((a, b) => Number(a) - Number(b));
     const ts = keys.map((k) => fromPlain(tf, ckpt.tensors[k]!));
     const st = ckpt.state as { history: EpochStats[]; optimizerStep: number };
-    spec.restore(ts, st.optimizerStep);
+    spec.weights.forEach((w, i) => w.assign(ts[i]!));
+    let at = spec.weights.length;
+    for (const opt of spec.optimizers) {
+      const n = opt.state().length;
+      opt.restore(st.optimizerStep, ts.slice(at, at + n));
+      at += n;
+    }
     ts.forEach((t) => t.dispose());
     history = st.history;
     start = ckpt.step;
@@ -91,11 +98,11 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
     const stats = { epoch: epoch + 1, ...means } as EpochStats;
     history.push(stats);
     speeds.push((batches * bs) / seconds);
-    const state = spec.state();
+    const state = [...spec.weights, ...spec.optimizers.flatMap((o) => o.state())];
     ctx.checkpoint.save(
       epoch + 1,
       Object.fromEntries(state.map((t, i) => [String(i), toPlain(t)])),
-      { history, optimizerStep: spec.optimizerStep() },
+      { history, optimizerStep: spec.optimizers[0]?.step ?? 0 },
     );
     ctx.log.info(`epoch ${epoch + 1}/${epochs}: ${fmt(means)} (${speeds[speeds.length - 1]!.toFixed(1)} img/s)`);
     await spec.afterEpoch?.(epoch + 1, stats);
@@ -103,4 +110,9 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
   bar.done();
   speeds.sort((a, b) => a - b);
   return { history, imagesPerSecond: speeds.length ? speeds[Math.floor(speeds.length / 2)] : undefined };
+}
+
+/** A model's variables: all of them (for checkpoints) or the trainable ones (for the optimizer). */
+export function modelVars(models: TF.LayersModel[], trainable: boolean): TF.Variable[] {
+  return models.flatMap((m) => (trainable ? m.trainableWeights : m.weights).map((w) => w.read() as TF.Variable));
 }

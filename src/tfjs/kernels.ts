@@ -60,24 +60,27 @@ class Kernels {
   }
 }
 
-function padsOf(conv: backend_util.Conv2DInfo): { top: number; left: number } {
-  return { top: conv.padInfo.top, left: conv.padInfo.left };
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap };
+type Shape4 = [number, number, number, number];
+
+/** The geometry of the forward conv a backprop kernel belongs to, from the kernel's attributes. */
+function forwardConv(attrs: NamedAttrMap | undefined, xShape: Shape4, filterShape: Shape4): backend_util.Conv2DInfo {
+  const { strides, pad, dimRoundingMode } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: backend_util.ExplicitPadding | 'same' | 'valid' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  return backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode);
 }
 
 /** dW[kh,kw,ci,co] = Σ x[n, oh·s+kh-pt, ow·s+kw-pl, ci]·dy[n,oh,ow,co]: a conv over the batch with dilation s. */
 function conv2dBackpropFilter(backendName: string) {
-  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const { strides, pad, dimRoundingMode, filterShape } = attrs as unknown as {
-      strides: [number, number] | number;
-      pad: backend_util.ExplicitPadding | 'same' | 'valid' | number;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      filterShape: [number, number, number, number];
-    };
-    const conv = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    const conv = forwardConv(attrs, x.shape as Shape4, (attrs as { filterShape: Shape4 }).filterShape);
     const k = new Kernels(backend as Backend, backendName);
     try {
-      const { top, left } = padsOf(conv);
+      const { top, left } = conv.padInfo;
       const [KH, KW] = [conv.filterHeight, conv.filterWidth];
       const bottom = Math.max(0, KH - conv.inHeight - top + (conv.outHeight - 1) * conv.strideHeight);
       const right = Math.max(0, KW - conv.inWidth - left + (conv.outWidth - 1) * conv.strideWidth);
@@ -115,15 +118,9 @@ function conv2dBackpropFilter(backendName: string) {
  * zero-dilated and convolved once with the flipped filter.
  */
 function conv2dBackpropInput(backendName: string) {
-  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-    const { strides, pad, dimRoundingMode, inputShape } = attrs as unknown as {
-      strides: [number, number] | number;
-      pad: backend_util.ExplicitPadding | 'same' | 'valid' | number;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      inputShape: [number, number, number, number];
-    };
-    const conv = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+    const conv = forwardConv(attrs, (attrs as { inputShape: Shape4 }).inputShape, filter.shape as Shape4);
     const k = new Kernels(backend as Backend, backendName);
     try {
       const [sh, sw] = [conv.strideHeight, conv.strideWidth];
@@ -150,8 +147,8 @@ function preferCol2im(conv: backend_util.Conv2DInfo): boolean {
 
 /** A stride-1 conv with explicit padding; negative pads crop the result to `out` rows/cols instead. */
 function paddedConv(k: Kernels, x: TensorInfo, w: TensorInfo, top: number, left: number, outH: number, outW: number, keep: boolean): TensorInfo {
-  const [N, H, W] = x.shape as [number, number, number, number];
-  const [MH, MW, , CI] = w.shape as [number, number, number, number];
+  const [N, H, W] = x.shape as Shape4;
+  const [MH, MW, , CI] = w.shape as Shape4;
   const bottom = outH + MH - 1 - H - top;
   const right = outW + MW - 1 - W - left;
   const cropped = top < 0 || left < 0 || bottom < 0 || right < 0;
@@ -206,7 +203,7 @@ function phaseConvs(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backen
 }
 
 function dilatedConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
-  const [N, OH, OW, CO] = dy.shape as [number, number, number, number];
+  const [N, OH, OW, CO] = dy.shape as Shape4;
   const [sh, sw] = [conv.strideHeight, conv.strideWidth];
   let d = dy;
   if (sh > 1 || sw > 1) {
@@ -236,7 +233,7 @@ function dilatedConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backe
  * when the input has few channels, where convolutions vectorise poorly.
  */
 function col2imConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
-  const [N, OH, OW, CO] = dy.shape as [number, number, number, number];
+  const [N, OH, OW, CO] = dy.shape as Shape4;
   const { filterHeight: KH, filterWidth: KW, inChannels: CI, inHeight: H, inWidth: W, strideHeight: sh, strideWidth: sw } = conv;
   const { top, left } = conv.padInfo;
   const dy2 = k.reshape(dy, [N * OH * OW, CO]);
@@ -272,7 +269,7 @@ function col2imConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backen
 
 /** Transposed operands are moved in memory once, then the fast untransposed path runs. */
 function batchMatMul(backendName: string, original: (args: never) => TensorInfo) {
-  return ({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
     const { transposeA, transposeB } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
     if (!transposeA && !transposeB) return original({ inputs, backend, attrs } as never);
     const k = new Kernels(backend as Backend, backendName);
@@ -298,7 +295,7 @@ type HeapBackend = Backend & {
  * written by doubling copies instead of wasm's per-element index loop.
  */
 function tile(original: (args: never) => TensorInfo) {
-  return (args: { inputs: Record<string, TensorInfo>; backend: object; attrs?: NamedAttrMap }) => {
+  return (args: KernelArgs) => {
     const x = args.inputs.x!;
     const reps = (args.attrs as { reps: number[] }).reps;
     const k = reps.findLastIndex((r) => r !== 1) + 1;
