@@ -104,6 +104,12 @@ describe('models', () => {
     assert.ok(losses[19]! < 0.85 * losses[0]!, `losses ${losses[0]} -> ${losses[19]}`);
   });
 
+  it('the same seed gives the same initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
+    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
+    assert.deepEqual(sums(0), sums(0));
+    assert.notDeepEqual(sums(0), sums(1));
+  });
+
   it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
     const gan = buildGan(tf, { size, noise: 8, filters: 4, seed: 2 });
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;

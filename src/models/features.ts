@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../tfjs/backend.js';
+import { initSeeds } from './io.js';
 
 export interface FeatureNetConfig {
   size: number;
@@ -14,8 +15,8 @@ export interface FeatureNetConfig {
  * logits. Trained on the training split only, then frozen.
  */
 export function buildFeatureNet(tf: Tf, c: FeatureNetConfig): TF.LayersModel {
-  let s = c.seed;
-  const init = () => tf.initializers.glorotUniform({ seed: s++ });
+  const seed = initSeeds(c.seed);
+  const init = () => tf.initializers.glorotUniform({ seed: seed() });
   const x = tf.input({ shape: [c.size, c.size, 1], name: 'image' });
   let h: TF.SymbolicTensor = x;
   [16, 32, 64].forEach((f, i) => {

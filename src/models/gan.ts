@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../tfjs/backend.js';
+import { initSeeds } from './io.js';
 
 export interface GanConfig {
   size: number;
@@ -21,8 +22,8 @@ export interface Gan {
  * (batch norm after the first) down to 4×4, then one logit.
  */
 export function buildGan(tf: Tf, c: GanConfig): Gan {
-  let s = c.seed;
-  const init = () => tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: s++ });
+  const seed = initSeeds(c.seed);
+  const init = () => tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seed() });
   const ups = Math.log2(c.size / 4);
   if (!Number.isInteger(ups) || ups < 1) throw new Error(`GAN image size must be 4·2^k (8, 16, 32, 64, ...), got ${c.size}`);
   const widths = Array.from({ length: ups }, (_, i) => c.filters * 2 ** (ups - 1 - i));

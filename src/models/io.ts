@@ -1,4 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
+import { Rng } from '../rng.js';
 import type { Tensor } from '../tensor.js';
 import type { Tf } from '../tfjs/backend.js';
 
@@ -45,4 +46,13 @@ export async function importLayersModel(tf: Tf, json: Uint8Array | string, weigh
   };
   const buf = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
   return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: m.modelTopology, weightSpecs: m.weightsManifest[0]!.weights, weightData: buf }));
+}
+
+/**
+ * Seeds for a model's initialisers, one per call, never 0: tfjs' random
+ * normal treats a seed of 0 as "no seed" and draws from Math.random.
+ */
+export function initSeeds(seed: number): () => number {
+  const r = new Rng(`init:${seed}`);
+  return () => 1 + r.int(2 ** 31 - 2);
 }

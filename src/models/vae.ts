@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../tfjs/backend.js';
+import { initSeeds } from './io.js';
 
 export interface VaeConfig {
   size: number;
@@ -19,8 +20,8 @@ export interface Vae {
  * sigmoid. Initialisers are seeded so the same config gives the same weights.
  */
 export function buildVae(tf: Tf, c: VaeConfig): Vae {
-  let s = c.seed;
-  const init = () => tf.initializers.glorotUniform({ seed: s++ });
+  const seed = initSeeds(c.seed);
+  const init = () => tf.initializers.glorotUniform({ seed: seed() });
   const [f1, f2] = c.filters;
   const q = c.size / 4;
   const x = tf.input({ shape: [c.size, c.size, 1], name: 'image' });

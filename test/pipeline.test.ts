@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { importLayersModel } from '../src/models/io.js';
+import { loadTf } from '../src/tfjs/backend.js';
+import { PIPE, pipe, pipeAsync, project } from './helpers.js';
+
+const CI_PIPELINE = readFileSync(join(PIPE, '..', '..', 'ci', 'pipeline.yaml'), 'utf8');
+
+describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)', () => {
+  const dir = project({ 'pipeline.yaml': CI_PIPELINE });
+  const run = pipe(dir, 'run');
+
+  it('runs every stage', () => {
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /8 ran, 0 from cache/);
+    assert.match(run.stdout, /\[train-vae\] tfjs backend: wasm/);
+  });
+
+  it('exports tfjs LayersModels that load back', async () => {
+    const { tf } = await loadTf('wasm');
+    for (const m of ['train-vae/decoder', 'train-vae/encoder', 'train-gan/generator', 'features/classifier']) {
+      const model = await importLayersModel(tf, readFileSync(join(dir, 'artifacts', m, 'model.json')), readFileSync(join(dir, 'artifacts', m, 'weights.bin')));
+      assert.ok(model.layers.length > 2, m);
+    }
+  });
+
+  it('writes sample grids, reconstructions, GAN progress, loss curves and the report', async () => {
+    const grid = await sharp(join(dir, 'artifacts/samples/train-gan/grid.png')).metadata();
+    // 8×8 cells of 32 px with 2 px gaps.
+    assert.deepEqual([grid.width, grid.height], [8 * 34 + 2, 4 * 34 + 2]);
+    for (const f of ['samples/train-vae/reconstructions.png', 'samples/train-vae/interpolation.png', 'samples/train-vae/0000.png', 'train-gan/progress/epoch-001.png', 'train-vae/loss.png', 'evaluate/metrics.md']) {
+      assert.ok(existsSync(join(dir, 'artifacts', f)), f);
+    }
+    const html = readFileSync(join(dir, 'artifacts/report.html'), 'utf8');
+    assert.match(html, /<table>.*<th>own FD<\/th>/s);
+    assert.match(html, /<th>real \(training split\)<\/th>/);
+    assert.ok((html.match(/data:image\/png;base64,/g) ?? []).length >= 6);
+    const metrics = JSON.parse(readFileSync(join(dir, 'artifacts/evaluate/metrics.json'), 'utf8')) as Array<{ name: string; spaces: { own: { fd: number; precision: number } } }>;
+    assert.deepEqual(metrics.map((m) => m.name), ['real (training split)', 'train-vae', 'train-gan']);
+    for (const m of metrics) assert.ok(Number.isFinite(m.spaces.own.fd) && m.spaces.own.precision >= 0 && m.spaces.own.precision <= 1);
+  });
+
+  it('a second run is all cache hits', () => {
+    assert.match(pipe(dir, 'run').stdout, /0 ran, 8 from cache/);
+  });
+
+  it('verify finds every stage bit-identical on re-execution', () => {
+    const r = pipe(dir, 'verify');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((r.stdout.match(/^[a-z-]+: match$/gm) ?? []).length, 8);
+  });
+});
+
+describe('training survives a kill', () => {
+  it('resumes from the last finished epoch and ends with the same weights as an uninterrupted run', async () => {
+    const yaml = CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 4, batchSize: 4, latent: 4');
+    const whole = project({ 'pipeline.yaml': yaml });
+    assert.equal(pipe(whole, 'run', '--until', 'train-vae').code, 0);
+    const killed = project({ 'pipeline.yaml': yaml });
+    const { child, done } = pipeAsync(killed, 'run', '--until', 'train-vae', '--jobs', '1');
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/epoch 1\/4:/.test(out)) child.kill('SIGKILL');
+    });
+    await done;
+    assert.match(out, /epoch 1\/4:/);
+    assert.doesNotMatch(out, /epoch 4\/4:/, 'killed before the end');
+    const resumed = pipe(killed, 'run', '--until', 'train-vae');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /resuming from the checkpoint after epoch [123] of 4/);
+    const weights = (d: string) => readFileSync(join(d, 'artifacts/train-vae/decoder/weights.bin'));
+    assert.deepEqual(weights(killed), weights(whole));
+  });
+
+  it('stops on NaN with a clear message and exit 1', () => {
+    const dir = project({ 'pipeline.yaml': CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 2, latent: 4, lr: 1e9') });
+    const r = pipe(dir, 'run', '--until', 'train-vae');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stage 'train-vae' failed: \w+ loss became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+/);
+  });
+});
