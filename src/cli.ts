@@ -6,7 +6,7 @@ import { collectGarbage } from './gc.js';
 import { acquireRunLock } from './mutex.js';
 import { makeReporter } from './progress.js';
 import { Project } from './project.js';
-import { plan, run } from './runner.js';
+import { run } from './runner.js';
 import { explain } from './status.js';
 import { verify } from './verify.js';
 import { comparison, markdownTable, parseAxis, sweep, variantMetrics, writeSummary } from './sweep.js';
@@ -235,22 +235,6 @@ cli
     } finally {
       await project.close();
       await release();
-    }
-  });
-
-cli
-  .command('plan', 'Alias of run --dry-run')
-  .option('--only <stages>', '')
-  .option('--until <stages>', '')
-  .option('--from <stages>', '')
-  .action(async (opts: CommonOpts & Record<string, unknown>) => {
-    const project = open(opts);
-    try {
-      for (const s of plan(project, { only: list(opts.only), until: list(opts.until), from: list(opts.from), reporter: makeReporter('auto') })) {
-        console.log(`${s.action.padEnd(7)} ${s.stage}${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`);
-      }
-    } finally {
-      await project.close();
     }
   });
 

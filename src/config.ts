@@ -154,7 +154,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
   }
   const raw = src.doc.toJS() as unknown;
   const pipelineSchema = readSchema(builtinSchemaPath('pipeline'));
-  const validate = validator('pipeline', pipelineSchema);
+  const validate = validator(pipelineSchema);
   if (!validate(raw)) {
     fail(
       violations(validate.errors ?? [], raw, (p) => subSchema(pipelineSchema, p)).map(
@@ -220,7 +220,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       }
       setIn(params, o.path, typedValue(o.raw, subSchema(schema, o.path)));
     }
-    const validate = validator(kind.schema ?? 'free-form', schema);
+    const validate = validator(schema);
     if (!validate(params)) {
       const overridden = new Set((byStage.get(stageName) ?? []).map((o) => o.path.join('.')));
       for (const v of violations(validate.errors ?? [], params, (p) => subSchema(schema, p))) {

@@ -1,12 +1,24 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv as AjvClass, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { closestMatch } from 'leven';
+import { hashJson } from './hash.js';
 import { PKG_ROOT } from './paths.js';
 
-const Ajv = AjvModule.default ?? AjvModule;
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+export const AJV_OPTIONS: Options = { allErrors: true, useDefaults: true, strict: false };
+/** Validators compiled at build time (src/compile-validators.ts), named by their schema's hash. */
+export const VALIDATORS_DIR = join(PKG_ROOT, 'dist', 'validators');
+
+const require = createRequire(import.meta.url);
 const compiled = new Map<string, ValidateFunction>();
+let ajv: AjvClass | undefined;
+
+/** ajv itself, loaded only when a schema has no build-time validator (a user's stage kind). */
+export function ajvInstance(opts: Options = AJV_OPTIONS): AjvClass {
+  const Ajv = require('ajv') as { default: new (o: Options) => AjvClass };
+  return new Ajv.default(opts);
+}
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; type?: string | string[] };
 
@@ -18,12 +30,18 @@ export function builtinSchemaPath(name: string): string {
   return join(PKG_ROOT, 'schemas', `${name}.schema.json`);
 }
 
-export function validator(key: string, schema: JsonSchema): ValidateFunction {
-  let v = compiled.get(key);
-  if (!v) {
-    v = ajv.compile(schema);
-    compiled.set(key, v);
-  }
+/**
+ * The validator of a schema: the build-time one if the schema is unchanged
+ * since the build, else compiled now. Loading and compiling ajv costs more
+ * than everything else a no-op `pipe run` does, hence the build step.
+ */
+export function validator(schema: JsonSchema): ValidateFunction {
+  const key = hashJson(schema);
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  const prebuilt = join(VALIDATORS_DIR, `${key}.cjs`);
+  const v = existsSync(prebuilt) ? (require(prebuilt) as { default: ValidateFunction }).default : (ajv ??= ajvInstance()).compile(schema);
+  compiled.set(key, v);
   return v;
 }
 

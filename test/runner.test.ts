@@ -337,6 +337,6 @@ describe('status --check', () => {
     assert.equal(pipe(dir, 'status', '--check').code, 4);
     pipe(dir, 'run');
     assert.equal(pipe(dir, 'status', '--check').code, 0);
-    assert.ok(readFileSync(join(dir, 'pipe.lock'), 'utf8').startsWith('version: 1\n'));
+    assert.ok(readFileSync(join(dir, 'pipe.lock'), 'utf8').startsWith('{\n  "version": 1,\n  "stages": {'));
   });
 });
