@@ -11,14 +11,15 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import type * as TF from '@tensorflow/tfjs';
 import { decodeGray } from '../src/data/decode.js';
 import { normalizeScan } from '../src/data/normalize.js';
 import { encodePng } from '../src/data/images.js';
 import { synthesize } from '../src/data/synth.js';
 import { Adam } from '../src/models/adam.js';
-import { buildGan } from '../src/models/gan.js';
-import { buildVae, vaeLoss } from '../src/models/vae.js';
+import { modelVars } from '../src/models/loop.js';
+import { makeTrainer, type Recipe } from '../src/models/recipes.js';
+import { startReplicas, trainStep } from '../src/models/trainer.js';
+import { Rng } from '../src/rng.js';
 import { Store } from '../src/store.js';
 import { loadTf, type BackendName } from '../src/tfjs/backend.js';
 
@@ -79,49 +80,31 @@ async function status10k(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Training img/s of pipe's VAE or GAN step on a tfjs backend, batch 32, random binary 64×64 data. */
-async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number): Promise<number> {
+/** Training img/s of the train-vae / train-gan step on a tfjs backend, batch 32, random binary 64×64 data. */
+async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1): Promise<number> {
   const { tf } = await loadTf(backend);
   const bs = 32;
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
-  let step: () => void;
-  if (model === 'vae') {
-    const vae = buildVae(tf, { size: 64, latent: 16, filters: [16, 32], seed: 0 });
-    const vars = [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as TF.Variable);
-    const opt = new Adam(tf, vars, 1e-3);
-    step = () =>
-      tf.tidy(() => {
-        const eps = tf.randomNormal([bs, 16]) as TF.Tensor2D;
-        const { value, grads } = tf.variableGrads(() => vaeLoss(tf, vae, x, eps, 'bce', 1, true).total, vars);
-        opt.apply(grads);
-        value.dataSync();
-      });
-  } else {
-    const gan = buildGan(tf, { size: 64, noise: 64, filters, seed: 0 });
-    const gv = gan.generator.trainableWeights.map((w) => w.read() as TF.Variable);
-    const dv = gan.discriminator.trainableWeights.map((w) => w.read() as TF.Variable);
-    const go = new Adam(tf, gv, 2e-4, 0.5);
-    const dO = new Adam(tf, dv, 2e-4, 0.5);
-    const bce = (l: TF.Tensor, v: number) => tf.losses.sigmoidCrossEntropy(tf.fill(l.shape, v), l);
-    step = () =>
-      tf.tidy(() => {
-        const real = tf.sub(tf.mul(x, 2), 1);
-        const d = tf.variableGrads(() => tf.add(bce(gan.discriminator.apply(real, { training: true }) as TF.Tensor, 0.9), bce(gan.discriminator.apply(gan.generator.apply(tf.randomNormal([bs, 64]), { training: true }) as TF.Tensor, { training: true }) as TF.Tensor, 0)) as TF.Scalar, dv);
-        dO.apply(d.grads);
-        const g = tf.variableGrads(() => bce(gan.discriminator.apply(gan.generator.apply(tf.randomNormal([bs, 64]), { training: true }) as TF.Tensor, { training: true }) as TF.Tensor, 1) as TF.Scalar, gv);
-        go.apply(g.grads);
-        g.value.dataSync();
-      });
-  }
+  const recipe: Recipe =
+    model === 'vae'
+      ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
+      : { kind: 'gan', model: { size: 64, noise: 64, filters, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1 };
+  const trainer = makeTrainer(tf, recipe);
+  const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
+  const weights = modelVars(trainer.models, false);
+  const pool = threads > 1 ? await startReplicas(threads - 1, backend, recipe) : undefined;
+  const rng = new Rng('bench');
+  const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);
   // The stock cpu backend takes minutes a step: one timed step, no warm-up.
   const [warmup, reps] = backend === 'cpu' ? [0, 1] : [2, 3];
-  for (let i = 0; i < warmup; i++) step();
+  for (let i = 0; i < warmup; i++) await step();
   const rates: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
+    for (let i = 0; i < steps; i++) await step();
     rates.push((steps * bs) / ((performance.now() - t0) / 1000));
   }
+  await pool?.close();
   x.dispose();
   return median(rates);
 }
@@ -131,10 +114,11 @@ async function training(): Promise<void> {
   for (const model of ['vae', 'gan'] as const) {
     const torch = python('torch_train.py', [model, '32', String(model === 'vae' ? steps * 5 : steps * 2), '2', '16']);
     const torchRate = typeof torch === 'string' ? undefined : (torch.images_per_second as number);
-    for (const backend of ['wasm', 'cpu'] as const) {
-      const rate = await tfjsTrain(backend, model, backend === 'cpu' ? 1 : steps, 16);
+    for (const [backend, threads] of [['wasm', 2], ['wasm', 1], ['cpu', 1]] as const) {
+      const rate = await tfjsTrain(backend, model, backend === 'cpu' ? 1 : steps, 16, threads);
       const base = torchRate === undefined ? String(torch) : `${f1(torchRate)} (PyTorch ${(torch as Record<string, string>).torch} CPU, 2 threads)`;
-      row(`train ${model.toUpperCase()} img/s, batch 32, tfjs ${backend}`, f1(rate), base, torchRate ? `${((100 * rate) / torchRate).toFixed(0)}% of PyTorch` : '', backend === 'wasm' ? "pipe's kernels; target ≥ 50%" : 'stock tfjs cpu');
+      const note = backend === 'wasm' ? `pipe's kernels, ${threads} thread${threads > 1 ? 's (threads: 2)' : ''}; target ≥ 50%` : 'stock tfjs cpu';
+      row(`train ${model.toUpperCase()} img/s, batch 32, tfjs ${backend} ×${threads}`, f1(rate), base, torchRate ? `${((100 * rate) / torchRate).toFixed(0)}% of PyTorch` : '', note);
     }
   }
 }

@@ -6,6 +6,8 @@ import { Adam } from '../src/models/adam.js';
 import { buildGan } from '../src/models/gan.js';
 import { exportLayersModel, importLayersModel } from '../src/models/io.js';
 import { modelVars, trainLoop } from '../src/models/loop.js';
+import { makeTrainer, type Recipe } from '../src/models/recipes.js';
+import { shard, startReplicas, trainStep } from '../src/models/trainer.js';
 import { buildVae, vaeLoss } from '../src/models/vae.js';
 import { Rng } from '../src/rng.js';
 import type { Checkpoint, StageContext } from '../src/stage.js';
@@ -171,6 +173,37 @@ async function trainVae(tf: Tf, images: Tensor, ctx: StageContext<{ epochs: numb
   });
   return weights.map((w) => Array.from(w.dataSync()));
 }
+
+describe('replica threads', () => {
+  const recipe: Recipe = { kind: 'vae', model: { size: 16, latent: 4, filters: [4, 8], seed: 7 }, lr: 0.01, recon: 'bce' };
+  const x = tf.tensor4d(Float32Array.from(random([8, 16, 16, 1], 'rep'), (v) => (v > 0.5 ? 1 : 0)), [8, 16, 16, 1]);
+
+  async function steps(threads: number): Promise<{ losses: number[]; weights: number[] }> {
+    const trainer = makeTrainer(tf, recipe);
+    const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
+    const weights = modelVars(trainer.models, false);
+    const pool = threads > 1 ? await startReplicas(threads - 1, 'wasm', recipe) : undefined;
+    const rng = new Rng('steps');
+    const losses: number[] = [];
+    for (let i = 0; i < 3; i++) losses.push((await trainStep(tf, trainer, opts, weights, x, rng, { beta: 1 }, pool)).total!);
+    await pool?.close();
+    return { losses, weights: Array.from(weights[0]!.dataSync()) };
+  }
+
+  it('two threads: the same result every run, and the same losses as one thread up to float rounding', async () => {
+    const one = await steps(1);
+    const a = await steps(2);
+    const b = await steps(2);
+    assert.deepEqual(a, b);
+    a.losses.forEach((l, i) => assert.ok(Math.abs(l - one.losses[i]!) < 1e-4 * Math.abs(l), `${l} vs ${one.losses[i]}`));
+  });
+
+  it('splits a batch and its inputs into row shards in order', () => {
+    const parts = shard({ data: Float32Array.from([0, 1, 2, 3, 4]), shape: [5, 1] }, [{ data: Float32Array.from([5, 6, 7, 8, 9]), shape: [5] }], 2);
+    assert.deepEqual(parts.map((p) => Array.from(p.batch.data)), [[0, 1], [2, 3, 4]]);
+    assert.deepEqual(parts.map((p) => Array.from(p.inputs[0]!.data)), [[5, 6], [7, 8, 9]]);
+  });
+});
 
 describe('training loop', () => {
   const images: Tensor = { dtype: 'float32', shape: [24, 16, 16, 1], data: Float32Array.from(random([24, 16, 16, 1], 'data'), (v) => (v > 0.5 ? 1 : 0)) };

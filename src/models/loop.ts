@@ -26,7 +26,7 @@ export interface LoopSpec {
   /** The optimizers, whose state the checkpoint holds too; they step together. */
   optimizers: Adam[];
   /** One optimisation step on a batch (rows `indices` of the images); returns its losses (host numbers). */
-  step(batch: TF.Tensor4D, rng: Rng, epoch: number, indices: number[]): Losses;
+  step(batch: TF.Tensor4D, rng: Rng, epoch: number, indices: number[]): Losses | Promise<Losses>;
   /** After each epoch (and its checkpoint): progress images, etc. */
   afterEpoch?(epoch: number, stats: EpochStats): Promise<void>;
 }
@@ -81,7 +81,7 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
       const indices = order.slice(b * bs, (b + 1) * bs);
       indices.forEach((idx, k) => batchData.set((images.data as Float32Array).subarray(idx * px, (idx + 1) * px), k * px));
       const batch = tf.tensor4d(batchData, [bs, h, w, c]);
-      const losses = spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch, indices);
+      const losses = await spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch, indices);
       batch.dispose();
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {

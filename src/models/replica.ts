@@ -1,0 +1,31 @@
+/**
+ * A training replica (worker thread): builds the same trainer from its
+ * recipe, and for each request loads the main thread's weights and returns
+ * one phase's gradients on its shard of the batch. Its own optimizer state
+ * is never used: updates happen on the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type * as TF from '@tensorflow/tfjs';
+import { loadTf, type BackendName } from '../tfjs/backend.js';
+import { modelVars } from './loop.js';
+import { makeTrainer, type Recipe } from './recipes.js';
+import { phaseGrads, type HostTensor } from './trainer.js';
+
+export interface ReplicaRequest {
+  phase: number;
+  weights: Float32Array[];
+  batch: HostTensor;
+  inputs: HostTensor[];
+  scalars: Record<string, number>;
+}
+
+const { backend, recipe } = workerData as { backend: BackendName; recipe: Recipe };
+const { tf } = await loadTf(backend);
+const trainer = makeTrainer(tf, recipe);
+const weights: TF.Variable[] = modelVars(trainer.models, false);
+parentPort!.on('message', (m: ReplicaRequest) => {
+  weights.forEach((w, i) => w.assign(tf.tensor(m.weights[i]!, w.shape)));
+  const out = phaseGrads(tf, trainer.phases[m.phase]!, m.batch, m.inputs, m.scalars);
+  parentPort!.postMessage(out, out.grads.map((g) => g.buffer as ArrayBuffer));
+});
+parentPort!.postMessage('ready');

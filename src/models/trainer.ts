@@ -1,0 +1,149 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Rng } from '../rng.js';
+import type { Tf } from '../tfjs/backend.js';
+import type { Adam } from './adam.js';
+import type { Losses } from './loop.js';
+
+/** A host array with its shape: per-step inputs, weights and gradients as they cross threads. */
+export interface HostTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** One optimisation phase of a step (a VAE has one; a GAN has the discriminator's, then the generator's). */
+export interface Phase {
+  vars: TF.Variable[];
+  lr: number;
+  beta1: number;
+  /** The loss on some rows of the batch and the same rows of each per-step input; `report` names what is logged. */
+  loss(batch: TF.Tensor4D, inputs: TF.Tensor[], scalars: Record<string, number>): { total: TF.Scalar; report: Record<string, TF.Scalar> };
+}
+
+/** A model's training step, written once, run on the main thread or on replicas (models/replica.ts). */
+export interface Trainer {
+  models: TF.LayersModel[];
+  phases: Phase[];
+  /** The step's random inputs for the whole batch, drawn on the main thread so sharding never changes them. */
+  inputs(rng: Rng, n: number, scalars: Record<string, number>): HostTensor[];
+}
+
+function rows(t: HostTensor, from: number, to: number): HostTensor {
+  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { data: t.data.slice(from * per, to * per), shape: [to - from, ...t.shape.slice(1)] };
+}
+
+/** Splits a batch and its inputs by rows into k shards, in order. */
+export function shard(batch: HostTensor, inputs: HostTensor[], k: number): Array<{ batch: HostTensor; inputs: HostTensor[] }> {
+  const n = batch.shape[0]!;
+  return Array.from({ length: k }, (_, i) => {
+    const [a, b] = [Math.floor((i * n) / k), Math.floor(((i + 1) * n) / k)];
+    return { batch: rows(batch, a, b), inputs: inputs.map((t) => rows(t, a, b)) };
+  });
+}
+
+/** Gradients of one phase on one shard, as host arrays in the order of phase.vars, plus the reported losses. */
+export function phaseGrads(tf: Tf, phase: Phase, batch: HostTensor, inputs: HostTensor[], scalars: Record<string, number>): { grads: Float32Array[]; report: Losses } {
+  // Results leave the tidy through these, not as its return value: tidy walks what it returns, element by element.
+  let grads: Float32Array[] = [];
+  const report: Losses = {};
+  tf.tidy(() => {
+    const x = tf.tensor4d(batch.data, batch.shape as [number, number, number, number]);
+    const ins = inputs.map((t) => tf.tensor(t.data, t.shape));
+    let kept: Record<string, TF.Scalar> = {};
+    const g = tf.variableGrads(() => {
+      const l = phase.loss(x, ins, scalars);
+      kept = Object.fromEntries(Object.entries(l.report).map(([k, v]) => [k, tf.keep(v)]));
+      return l.total;
+    }, phase.vars);
+    grads = phase.vars.map((v) => g.grads[v.name]!.dataSync() as Float32Array);
+    for (const [k, v] of Object.entries(kept)) {
+      report[k] = v.dataSync()[0]!;
+      v.dispose();
+    }
+  });
+  return { grads, report };
+}
+
+/** Workers computing phase gradients on their shards of each batch (see replica.ts). */
+export interface ReplicaPool {
+  size: number;
+  grads(phase: number, weights: Float32Array[], shards: Array<{ batch: HostTensor; inputs: HostTensor[] }>, scalars: Record<string, number>): Promise<Array<{ grads: Float32Array[]; report: Losses }>>;
+  close(): Promise<void>;
+}
+
+/**
+ * One training step. With replicas, the batch is split by rows: this thread
+ * takes the first shard, each replica the next, all from the same weights;
+ * their gradients are averaged in a fixed order (so runs stay bit-identical)
+ * and applied here, phase by phase.
+ */
+export async function trainStep(
+  tf: Tf,
+  trainer: Trainer,
+  opts: Adam[],
+  weights: TF.Variable[],
+  batch: TF.Tensor4D,
+  rng: Rng,
+  scalars: Record<string, number>,
+  pool?: ReplicaPool,
+): Promise<Losses> {
+  const n = batch.shape[0];
+  const host: HostTensor = { data: batch.dataSync() as Float32Array, shape: [...batch.shape] };
+  const inputs = trainer.inputs(rng, n, scalars);
+  const k = 1 + (pool?.size ?? 0);
+  const shards = shard(host, inputs, k);
+  const losses: Losses = {};
+  for (const [i, phase] of trainer.phases.entries()) {
+    const remote = pool ? pool.grads(i, weights.map((w) => w.dataSync() as Float32Array), shards.slice(1), scalars) : Promise.resolve([]);
+    const own = phaseGrads(tf, phase, shards[0]!.batch, shards[0]!.inputs, scalars);
+    const all = [own, ...(await remote)];
+    const mean = phase.vars.map((v, j) => {
+      const sum = new Float32Array(all[0]!.grads[j]!);
+      for (const r of all.slice(1)) {
+        const g = r.grads[j]!;
+        for (let t = 0; t < sum.length; t++) sum[t]! += g[t]!;
+      }
+      if (k > 1) for (let t = 0; t < sum.length; t++) sum[t]! /= k;
+      return tf.tensor(sum, v.shape);
+    });
+    opts[i]!.apply(Object.fromEntries(phase.vars.map((v, j) => [v.name, mean[j]!])));
+    mean.forEach((t) => t.dispose());
+    for (const key of Object.keys(own.report)) losses[key] = all.reduce((s, r) => s + r.report[key]!, 0) / k;
+  }
+  return losses;
+}
+
+/** Starts `size` replica threads for a recipe; they answer gradient requests in order. */
+export async function startReplicas(size: number, backend: string, recipe: unknown): Promise<ReplicaPool> {
+  const { Worker } = await import('node:worker_threads');
+  const url = new URL('./replica.js', import.meta.url);
+  const workers = await Promise.all(
+    Array.from({ length: size }, async () => {
+      const w = new Worker(url, { workerData: { backend, recipe } });
+      await new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+      });
+      return w;
+    }),
+  );
+  // One request in flight per worker at a time: each answer settles that worker's pending request.
+  type Answer = { grads: Float32Array[]; report: Losses };
+  const pending = workers.map(() => ({ resolve: (_: Answer) => {}, reject: (_: unknown) => {} }));
+  workers.forEach((w, i) => {
+    w.on('message', (a: Answer) => pending[i]!.resolve(a));
+    w.on('error', (e) => pending[i]!.reject(e));
+  });
+  const ask = (i: number, msg: unknown) =>
+    new Promise<Answer>((resolve, reject) => {
+      pending[i] = { resolve, reject };
+      workers[i]!.postMessage(msg);
+    });
+  return {
+    size,
+    grads: (phase, weights, shards, scalars) => Promise.all(workers.map((_, i) => ask(i, { phase, weights, batch: shards[i]!.batch, inputs: shards[i]!.inputs, scalars }))),
+    close: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
