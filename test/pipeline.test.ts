@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { importLayersModel } from '../src/models/io.js';
 import { loadTf } from '../src/tfjs/backend.js';
-import { PIPE, pipe, pipeAsync, project } from './helpers.js';
+import { PIPE, pipe, pipeAsync, project, waitFor } from './helpers.js';
 
 const CI_PIPELINE = readFileSync(join(PIPE, '..', '..', 'ci', 'pipeline.yaml'), 'utf8');
 
@@ -74,6 +75,35 @@ describe('training survives a kill', () => {
     assert.match(resumed.stdout, /resuming from the checkpoint after epoch [123] of 4/);
     const weights = (d: string) => readFileSync(join(d, 'artifacts/train-vae/decoder/weights.bin'));
     assert.deepEqual(weights(killed), weights(whole));
+  });
+
+  it('Ctrl-C stops a training stage between batches: exit 130, nothing recorded', async () => {
+    const dir = project({ 'pipeline.yaml': CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 50, batchSize: 4, latent: 4') });
+    const { child, done } = pipeAsync(dir, 'run', '--until', 'train-vae', '--jobs', '1');
+    let out = '';
+    let sent = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      // One Ctrl-C: a second one means "quit now".
+      if (!sent && /epoch 1\/50:/.test(out)) sent = child.kill('SIGINT');
+    });
+    const r = await done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted while running 'train-vae'; nothing of it was recorded/);
+    assert.doesNotMatch(out, /epoch 3\/50:/);
+  });
+
+  it('a killed parent takes its stage worker processes with it', async () => {
+    const dir = project({ 'pipeline.yaml': CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 50, batchSize: 4, latent: 4').replace('epochs: 1, dim: 8', 'epochs: 50, dim: 8, batchSize: 4') });
+    const { child, done } = pipeAsync(dir, 'run', '--until', 'train-vae,features', '--jobs', '2');
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/\[train-vae\] epoch 1\/50:/.test(out)) child.kill('SIGKILL');
+    });
+    await done;
+    const workers = () => spawnSync('pgrep', ['-f', `${dir}/pipeline.yaml`], { encoding: 'utf8' }).stdout.trim();
+    await waitFor(() => workers() === '', 5000);
   });
 
   it('stops on NaN with a clear message and exit 1', () => {

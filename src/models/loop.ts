@@ -92,6 +92,8 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
       }
       for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
       bar.tick(1, `epoch ${epoch + 1}/${epochs} ${fmt(losses)}`);
+      // Let the event loop run: Ctrl-C, SIGTERM and a vanished parent are only noticed between batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     const seconds = (performance.now() - t0) / 1000;
     const means: Losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches]));
