@@ -99,9 +99,11 @@ def sync():
 for _ in range(3):
     step()
 sync()
-t0 = time.perf_counter()
-for _ in range(steps):
-    step()
-sync()
-dt = time.perf_counter() - t0
-print(json.dumps({"model": model, "batch": batch, "images_per_second": steps * batch / dt, "device": device, "torch": torch.__version__}))
+rates = []
+for _ in range(3):  # the machine is noisy: the median of three timed runs
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    rates.append(steps * batch / (time.perf_counter() - t0))
+print(json.dumps({"model": model, "batch": batch, "images_per_second": sorted(rates)[1], "device": device, "torch": torch.__version__}))

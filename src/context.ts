@@ -4,7 +4,7 @@ import type { Reporter } from './progress.js';
 import { Rng } from './rng.js';
 import type { Checkpoint, StageContext, StageInputs } from './stage.js';
 import type { OutputRef, RunRecord, Store } from './store.js';
-import { encodeTensor, type Tensor } from './tensor.js';
+import { encodeTensor, tensor, type Tensor } from './tensor.js';
 import { sha256 } from './hash.js';
 
 export function inputsFrom(store: Store, record: RunRecord): StageInputs {
@@ -86,7 +86,12 @@ export function makeContext(args: {
     },
     output: {
       tensor(name, t) {
-        collected.outputs[name] = store.stageTensor(t);
+        // Rebuilt through tensor() so a shape that does not match the data fails here, naming the output.
+        try {
+          collected.outputs[name] = store.stageTensor(tensor(t.dtype, t.shape, t.data));
+        } catch (e) {
+          throw new Error(`output tensor '${name}': ${(e as Error).message}`);
+        }
       },
       json(name, value) {
         const bytes = Buffer.from(JSON.stringify(value));

@@ -301,6 +301,16 @@ export default { async run(ctx) { appendFileSync(ctx.projectDir + '/runs.log', c
     assert.equal((await one.done).code, 0);
   });
 
+  it('fails on an output tensor whose shape does not match its data', () => {
+    const dir = project({
+      'pipeline.yaml': 'stages:\n  bad:\n    kind: ./bad.mjs\n',
+      'bad.mjs': "export default { run(ctx) { ctx.output.tensor('x', { dtype: 'float32', shape: [3], data: new Float32Array(2) }); } };",
+    });
+    const r = pipe(dir, 'run');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stage 'bad' failed: output tensor 'x': tensor shape \[3\] needs 3 values, got 2/);
+  });
+
   it('fails when a declared out is not produced', () => {
     const dir = project({ 'pipeline.yaml': 'stages:\n  gen:\n    kind: ./gen.mjs\n    outs: [x, y]\n', 'gen.mjs': GEN_STAGE });
     const r = pipe(dir, 'run');

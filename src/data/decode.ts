@@ -1,7 +1,5 @@
 import type { Gray } from './sheet.js';
 
-export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'gif', 'bmp'];
-
 function isBmp(buf: Uint8Array): boolean {
   return buf.length > 2 && buf[0] === 0x42 && buf[1] === 0x4d;
 }

@@ -12,12 +12,6 @@ export function fromPlain(tf: Tf, t: Tensor): TF.Tensor {
   return tf.tensor(t.data as Float32Array, t.shape, 'float32');
 }
 
-export function setWeights(tf: Tf, model: TF.LayersModel, tensors: Tensor[]): void {
-  const ts = tensors.map((t) => fromPlain(tf, t));
-  model.setWeights(ts);
-  ts.forEach((t) => t.dispose());
-}
-
 /** The two files of tfjs' LayersModel format (model.json + one weights shard), loadable with tf.loadLayersModel. */
 export async function exportLayersModel(tf: Tf, model: TF.LayersModel): Promise<{ json: string; weights: Uint8Array }> {
   let saved: TF.io.ModelArtifacts | undefined;
