@@ -119,7 +119,6 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
   const selected = new Set(steps.map((s) => s.stage));
   const done = new Map<string, Promise<boolean>>();
   let failed: StageError | PipeError | undefined;
-  const saveLock = () => project.saveLock();
 
   const execute = async (step: PlanStep): Promise<boolean> => {
     const { stage } = step;
@@ -132,7 +131,7 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
       const rewrote = syncArtifacts(project, stage, cachedRecord, previous);
       const same = previous?.fingerprint === state.fingerprint;
       project.lock.stages[stage] = lockEntry(project, state, cachedRecord);
-      if (!same) saveLock();
+      if (!same) project.saveLock();
       const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
       reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? 'artifacts rewritten from the cache' : undefined);
       results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });
@@ -159,7 +158,7 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
     }
     const seconds = (performance.now() - t0) / 1000;
     project.lock.stages[stage] = lockEntry(project, state, record);
-    saveLock();
+    project.saveLock();
     project.invalidate(stage);
     project.setState(stage, state);
     reporter.stageEnd(stage, 'ran', seconds);
