@@ -222,14 +222,15 @@ cli
   });
 
 cli
-  .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock or the last N runs')
+  .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock, the last N runs or a recorded sweep')
   .option('--keep <n>', 'Recent runs to keep', { default: 5 })
-  .action(async (opts: CommonOpts & { keep: number }) => {
+  .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
+  .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
     const pipeline = load(opts);
     const release = await acquireRunLock(pipeline.cacheDir, { wait: false, onWait: () => {} });
     const project = new Project(pipeline);
     try {
-      const r = collectGarbage(project, Number(opts.keep));
+      const r = collectGarbage(project, Number(opts.keep), Boolean(opts.dropSweeps));
       const msg = `freed ${(r.bytes / 1048576).toFixed(2)} MiB (${r.bytes} bytes): ${r.blobs} blobs, ${r.runs} run records`;
       console.log(opts.json ? JSON.stringify(r) : msg);
     } finally {

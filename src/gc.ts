@@ -7,8 +7,9 @@ export interface GcResult {
   runs: number;
 }
 
-/** Keeps what pipe.lock and the last `keep` runs reference; drops the rest of the cache. */
-export function collectGarbage(project: Project, keep: number): GcResult {
+/** Keeps what pipe.lock, the last `keep` runs and recorded sweeps reference; drops the rest of the cache. */
+export function collectGarbage(project: Project, keep: number, dropSweeps = false): GcResult {
+  if (dropSweeps) project.store.clearSweeps();
   const live = new Set<string>(Object.values(project.lock.stages).map((e) => e.fingerprint));
   for (const h of project.store.recentHistory(keep)) for (const fp of h.fingerprints) live.add(fp);
   // Sweep variants stay listable by `pipe exp show` with their metrics.

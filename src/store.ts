@@ -198,6 +198,12 @@ export class Store {
     this.sweeps.putSync(sweep.name, sweep);
   }
 
+  clearSweeps(): number {
+    const names = [...this.sweeps.getKeys({})] as string[];
+    this.root.transactionSync(() => names.forEach((n) => this.sweeps.removeSync(n)));
+    return names.length;
+  }
+
   allSweeps(): SweepEntry[] {
     return [...this.sweeps.getRange({})].map((e) => e.value).sort((a, b) => a.created.localeCompare(b.created));
   }

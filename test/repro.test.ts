@@ -117,6 +117,11 @@ describe('pipe sweep', () => {
     assert.equal(exp.code, 0, exp.stderr);
     assert.match(exp.stdout, /\| s1\/k=1 \| 1 \|/);
     assert.match(exp.stdout, /\| s1\/k=3 \| 3 \|/);
+    // gc keeps recorded sweeps until told to drop them.
+    assert.match(pipe(dir, 'gc', '--keep', '0').stdout, /freed .* 0 run records/);
+    const dropped = pipe(dir, 'gc', '--keep', '0', '--drop-sweeps');
+    assert.match(dropped.stdout, /freed .* [1-9]\d* run records/);
+    assert.doesNotMatch(pipe(dir, 'exp', 'show').stdout, /s1\//);
   });
 
   it('marks the best variant of a metric', () => {
