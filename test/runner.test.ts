@@ -197,6 +197,21 @@ describe('pipe run selection', () => {
     assert.deepEqual(runsLog(dir), ['gen', 'sum', 'sum', 'gen', 'sum']);
   });
 
+  it('--only X --downstream runs X and what depends on it', () => {
+    const dir = basic();
+    pipe(dir, 'run');
+    pipe(dir, 'run', '--only', 'gen', '--downstream', '--force');
+    assert.deepEqual(runsLog(dir), ['gen', 'sum', 'gen', 'sum']);
+  });
+
+  it('cache: false reruns the stage every time; unchanged output keeps downstream cached', () => {
+    const dir = project({ 'pipeline.yaml': PIPELINE.replace('    kind: ./gen.mjs\n', '    kind: ./gen.mjs\n    cache: false\n'), 'gen.mjs': GEN_STAGE, 'sum.mjs': SUM_STAGE, 'data/in.txt': 'x' });
+    pipe(dir, 'run');
+    assert.match(pipe(dir, 'status').stdout, /gen: stale\n {4}cache: false \(always runs\)/);
+    pipe(dir, 'run');
+    assert.deepEqual(runsLog(dir), ['gen', 'sum', 'gen']);
+  });
+
   it('--dry-run shows the plan and runs nothing', () => {
     const dir = basic();
     const r = pipe(dir, 'run', '--dry-run');
