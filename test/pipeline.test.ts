@@ -44,6 +44,19 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     for (const m of metrics) assert.ok(Number.isFinite(m.spaces.own.fd) && m.spaces.own.precision >= 0 && m.spaces.own.precision <= 1);
   });
 
+  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => existsSync(c));
+  it('the report renders in headless Chromium', { skip: chromium ? false : 'no Debian chromium on this machine' }, () => {
+    const r = spawnSync(
+      chromium!,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'chrome')}`, '--dump-dom', `file://${join(dir, 'artifacts/report.html')}`],
+      { encoding: 'utf8', timeout: 60000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    // The DOM as Chromium built it: the table and every inlined image survived parsing.
+    assert.match(r.stdout, /<th>train-gan<\/th>/);
+    assert.ok((r.stdout.match(/<img alt=/g) ?? []).length >= 6);
+  });
+
   it('a second run is all cache hits', () => {
     assert.match(pipe(dir, 'run').stdout, /0 ran, 8 from cache/);
   });
