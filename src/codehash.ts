@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { sha256 } from './hash.js';
 import { PKG_ROOT } from './paths.js';
 
@@ -28,14 +28,21 @@ function packageVersion(name: string, fromDir: string): string {
   }
 }
 
-/** Shows built-in code by its TypeScript source path, though the compiled JS is what gets hashed. */
-function displayName(file: string, projectDir: string): string {
+/**
+ * A code file's key in fingerprints and pipe.lock: its path inside the pipe
+ * package (`dist/stages/resize.js`) or the project. The same in a source
+ * checkout and an installed package, so locks are portable.
+ */
+function codeKey(file: string, projectDir: string): string {
   const fromPkg = relative(PKG_ROOT, file);
-  if (!fromPkg.startsWith('..')) {
-    const ts = fromPkg.replace(/^dist[\\/]/, '').replace(/\.js$/, '.ts');
-    return existsSync(join(PKG_ROOT, ts)) ? ts : fromPkg;
-  }
-  return relative(projectDir, file);
+  return (fromPkg.startsWith('..') ? relative(projectDir, file) : fromPkg).split(sep).join('/');
+}
+
+/** How status names a code key: built-in code by its TypeScript source where that is present. */
+export function codeName(key: string): string {
+  if (!key.startsWith('dist/')) return key;
+  const ts = key.slice(5).replace(/\.js$/, '.ts');
+  return existsSync(join(PKG_ROOT, ts)) ? ts : key;
 }
 
 /**
@@ -56,7 +63,7 @@ export function hashCode(entry: string, projectDir: string): CodeHashes {
     if (seen.has(file)) continue;
     seen.add(file);
     const text = readFileSync(file, 'utf8');
-    files[displayName(file, projectDir)] = sha256(text);
+    files[codeKey(file, projectDir)] = sha256(text);
     for (const m of text.matchAll(IMPORT)) {
       if (m[1] && TYPE_ONLY.test(m[0])) continue;
       const spec = (m[1] ?? m[2])!;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { relative, sep } from 'node:path';
 import { hashCode } from './codehash.js';
 import type { Pipeline, StageSpec } from './config.js';
 import { hashJson, sha256 } from './hash.js';
@@ -20,14 +20,14 @@ export interface StageState {
 }
 
 /** Bumped when the fingerprint recipe changes, so old records are never mistaken for new ones. */
-const RECIPE = 1;
+const RECIPE = 2;
 
 export function codeOf(spec: StageSpec, projectDir: string): Record<string, string> {
   const { files, packages } = hashCode(spec.kind.module, projectDir);
   const code: Record<string, string> = { ...files };
   if (spec.kind.schema) {
     const name = spec.kind.builtin ? relative(PKG_ROOT, spec.kind.schema) : relative(projectDir, spec.kind.schema);
-    code[name] = sha256(readFileSync(spec.kind.schema));
+    code[name.split(sep).join('/')] = sha256(readFileSync(spec.kind.schema));
   }
   for (const [pkg, version] of Object.entries(packages)) code[`npm:${pkg}`] = version;
   return code;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { artifactPath } from './artifacts.js';
 import { canonicalJson } from './hash.js';
+import { codeName } from './codehash.js';
 import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 
@@ -56,7 +57,7 @@ export function explain(project: Project, name: string): StageStatus {
     if (entry.kind !== spec.kind.kind) reasons.push(`kind changed: ${entry.kind} -> ${spec.kind.kind}`);
     const c = diffMaps(entry.code, state.code);
     const pkgs = (ks: string[]) => ks.filter((k) => k.startsWith('npm:'));
-    const srcs = (ks: string[]) => ks.filter((k) => !k.startsWith('npm:'));
+    const srcs = (ks: string[]) => ks.filter((k) => !k.startsWith('npm:')).map(codeName);
     if (srcs(c.changed).length) reasons.push(`code changed: ${listFew(srcs(c.changed))}`);
     if (srcs(c.added).length) reasons.push(`code added: ${listFew(srcs(c.added))}`);
     if (srcs(c.removed).length) reasons.push(`code removed: ${listFew(srcs(c.removed))}`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PIPE, pipe, project } from './helpers.js';
@@ -26,5 +27,26 @@ describe('lean start-up', () => {
     // A run that does work loads them (the trace is not blind to them).
     run(['run', '--force', '--only', 'resize']);
     assert.match(readFileSync(trace, 'utf8'), /sharp/);
+  });
+});
+
+describe('portable locks', () => {
+  it('an installed copy of pipe (dist only, no TypeScript sources) computes the same fingerprints', () => {
+    const root = join(PIPE, '..', '..');
+    const copy = mkdtempSync(join(tmpdir(), 'pipe-installed-'));
+    for (const d of ['bin', 'dist', 'schemas']) cpSync(join(root, d), join(copy, d), { recursive: true });
+    cpSync(join(root, 'package.json'), join(copy, 'package.json'));
+    symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+    const yaml = 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 4, writers: 2 } }\n  resize:\n    kind: resize\n    deps: [ingest]\n    params: { size: 16 }\n';
+    const a = project({ 'pipeline.yaml': yaml });
+    const b = project({ 'pipeline.yaml': yaml });
+    assert.equal(pipe(a, 'run').code, 0);
+    const r = spawnSync(process.execPath, [join(copy, 'bin', 'pipe.js'), 'run'], { cwd: b, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const fps = (d: string) => Object.values((JSON.parse(readFileSync(join(d, 'pipe.lock'), 'utf8')) as { stages: Record<string, { fingerprint: string }> }).stages).map((s) => s.fingerprint);
+    assert.deepEqual(fps(b), fps(a));
+    // The lock made by one passes the other's check.
+    cpSync(join(a, 'pipe.lock'), join(b, 'pipe.lock'));
+    assert.equal(spawnSync(process.execPath, [join(copy, 'bin', 'pipe.js'), 'status', '--check'], { cwd: b }).status, 0);
   });
 });
