@@ -5,10 +5,14 @@ import { describe, it } from 'node:test';
 import { expand, parseAxis } from '../src/sweep.js';
 import { GEN_STAGE, SUM_STAGE, pipe, project, runsLog } from './helpers.js';
 
+/** Nondeterministic on purpose: each execution differs from the last by \`jitter\` (a counter, so never by chance equal). */
 const RAND_STAGE = `
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 export default { run(ctx) {
-  const jitter = ctx.params.jitter ?? 0;
-  ctx.output.tensor('x', { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3 + jitter * Math.random()]) });
+  const file = ctx.projectDir + '/executions-' + ctx.name;
+  const n = existsSync(file) ? Number(readFileSync(file, 'utf8')) + 1 : 1;
+  writeFileSync(file, String(n));
+  ctx.output.tensor('x', { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3 + (ctx.params.jitter ?? 0) * n]) });
 } };
 `;
 
@@ -26,7 +30,7 @@ function reproProject(): string {
     params: { jitter: 1 }
   gpu-like:
     kind: ./rand.mjs
-    params: { jitter: 0.000001 }
+    params: { jitter: 0.00001 }
     tolerance: 0.001
 `,
     'gen.mjs': GEN_STAGE,
