@@ -15,13 +15,11 @@ import { decodeGray } from '../src/data/decode.js';
 import { normalizeScan } from '../src/data/normalize.js';
 import { encodePng } from '../src/data/images.js';
 import { synthesize } from '../src/data/synth.js';
-import { Adam } from '../src/models/adam.js';
-import { modelVars } from '../src/models/loop.js';
-import { makeTrainer, type Recipe } from '../src/models/recipes.js';
-import { startReplicas, trainStep } from '../src/models/trainer.js';
+import type { Recipe } from '../src/models/recipes.js';
+import { setupTraining, trainStep } from '../src/models/trainer.js';
 import { Rng } from '../src/rng.js';
 import { Store } from '../src/store.js';
-import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type { BackendName } from '../src/tfjs/backend.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PIPE = join(ROOT, 'bin', 'pipe.js');
@@ -82,17 +80,13 @@ async function status10k(): Promise<void> {
 
 /** Training img/s of the train-vae / train-gan step on a tfjs backend, batch 32, random binary 64×64 data. */
 async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1): Promise<number> {
-  const { tf } = await loadTf(backend);
   const bs = 32;
-  const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const recipe: Recipe =
     model === 'vae'
       ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
       : { kind: 'gan', model: { size: 64, noise: 64, filters, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1 };
-  const trainer = makeTrainer(tf, recipe);
-  const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
-  const weights = modelVars(trainer.models, false);
-  const pool = threads > 1 ? await startReplicas(threads - 1, backend, recipe) : undefined;
+  const { tf, trainer, opts, weights, pool } = await setupTraining({ log: { info: () => {} } }, backend, threads, recipe);
+  const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');
   const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);
   // The stock cpu backend takes minutes a step: one timed step, no warm-up.

@@ -1,15 +1,14 @@
 import type * as TF from '@tensorflow/tfjs';
 import { tensorImages } from '../src/data/images.js';
 import { gridPng } from '../src/data/sheet.js';
-import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
 import { toPlain } from '../src/models/io.js';
-import { modelVars, trainLoop } from '../src/models/loop.js';
-import { makeTrainer, type Recipe } from '../src/models/recipes.js';
-import { startReplicas, trainStep } from '../src/models/trainer.js';
+import { trainLoop } from '../src/models/loop.js';
+import type { Recipe } from '../src/models/recipes.js';
+import { setupTraining, trainStep } from '../src/models/trainer.js';
 import { Rng } from '../src/rng.js';
 import { defineStage } from '../src/stage.js';
-import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type { BackendName } from '../src/tfjs/backend.js';
 
 export interface TrainGanParams {
   backend: BackendName;
@@ -34,15 +33,10 @@ export default defineStage<TrainGanParams>({
     if (!up) throw new Error('train-gan needs an upstream stage with a `train` image tensor (an augment)');
     const images = up.tensor('train');
     const format = up.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
-    const { tf, backend, passed } = await loadTf(p.backend);
-    ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}${p.threads > 1 ? `, ${p.threads} threads` : ''}`);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'gan', model: { size, noise: p.noise, filters: p.filters, seed: p.seed }, lr: p.lr, beta1: p.beta1, labelSmoothing: p.labelSmoothing };
-    const trainer = makeTrainer(tf, recipe);
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);
     const [generator, discriminator] = trainer.models as [TF.LayersModel, TF.LayersModel];
-    const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
-    const weights = modelVars(trainer.models, false);
-    const pool = p.threads > 1 ? await startReplicas(p.threads - 1, backend, recipe) : undefined;
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
     const fixed = tf.tensor2d(Float32Array.from({ length: p.progressSamples * p.noise }, () => fixedRng.normal()), [p.progressSamples, p.noise]);
     const totalSteps = p.epochs * Math.floor(images.shape[0]! / Math.min(p.batchSize, images.shape[0]!));

@@ -1,10 +1,9 @@
-import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { modelVars, trainLoop } from '../src/models/loop.js';
-import { makeTrainer, type Recipe } from '../src/models/recipes.js';
-import { startReplicas, trainStep } from '../src/models/trainer.js';
+import { trainLoop } from '../src/models/loop.js';
+import type { Recipe } from '../src/models/recipes.js';
+import { setupTraining, trainStep } from '../src/models/trainer.js';
 import { defineStage } from '../src/stage.js';
-import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type { BackendName } from '../src/tfjs/backend.js';
 
 export interface TrainVaeParams {
   backend: BackendName;
@@ -28,14 +27,9 @@ export default defineStage<TrainVaeParams>({
     if (!up) throw new Error('train-vae needs an upstream stage with a `train` image tensor (an augment)');
     const images = up.tensor('train');
     const format = up.json<{ size: number; polarity: string }>('format');
-    const { tf, backend, passed } = await loadTf(p.backend);
-    ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}${p.threads > 1 ? `, ${p.threads} threads` : ''}`);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'vae', model: { size, latent: p.latent, filters: p.filters, seed: p.seed }, lr: p.lr, recon: p.recon };
-    const trainer = makeTrainer(tf, recipe);
-    const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
-    const weights = modelVars(trainer.models, false);
-    const pool = p.threads > 1 ? await startReplicas(p.threads - 1, backend, recipe) : undefined;
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);
     try {
       const result = await trainLoop({
         tf,

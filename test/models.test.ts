@@ -6,8 +6,8 @@ import { Adam } from '../src/models/adam.js';
 import { buildGan } from '../src/models/gan.js';
 import { exportLayersModel, importLayersModel } from '../src/models/io.js';
 import { modelVars, trainLoop } from '../src/models/loop.js';
-import { makeTrainer, type Recipe } from '../src/models/recipes.js';
-import { shard, startReplicas, trainStep } from '../src/models/trainer.js';
+import type { Recipe } from '../src/models/recipes.js';
+import { setupTraining, shard, trainStep } from '../src/models/trainer.js';
 import { buildVae, vaeLoss } from '../src/models/vae.js';
 import { Rng } from '../src/rng.js';
 import type { Checkpoint, StageContext } from '../src/stage.js';
@@ -179,10 +179,7 @@ describe('replica threads', () => {
   const x = tf.tensor4d(Float32Array.from(random([8, 16, 16, 1], 'rep'), (v) => (v > 0.5 ? 1 : 0)), [8, 16, 16, 1]);
 
   async function steps(threads: number): Promise<{ losses: number[]; weights: number[] }> {
-    const trainer = makeTrainer(tf, recipe);
-    const opts = trainer.phases.map((ph) => new Adam(tf, ph.vars, ph.lr, ph.beta1));
-    const weights = modelVars(trainer.models, false);
-    const pool = threads > 1 ? await startReplicas(threads - 1, 'wasm', recipe) : undefined;
+    const { trainer, opts, weights, pool } = await setupTraining({ log: { info: () => {} } }, 'wasm', threads, recipe);
     const rng = new Rng('steps');
     const losses: number[] = [];
     for (let i = 0; i < 3; i++) losses.push((await trainStep(tf, trainer, opts, weights, x, rng, { beta: 1 }, pool)).total!);

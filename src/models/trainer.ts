@@ -1,8 +1,9 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Rng } from '../rng.js';
-import type { Tf } from '../tfjs/backend.js';
-import type { Adam } from './adam.js';
-import type { Losses } from './loop.js';
+import { loadTf, type BackendName, type Tf } from '../tfjs/backend.js';
+import { Adam as AdamClass, type Adam } from './adam.js';
+import { modelVars, type Losses } from './loop.js';
+import { makeTrainer, type Recipe } from './recipes.js';
 
 /** A host array with its shape: per-step inputs, weights and gradients as they cross threads. */
 export interface HostTensor {
@@ -146,4 +147,25 @@ export async function startReplicas(size: number, backend: string, recipe: unkno
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
+}
+
+/** What a training stage trains with: tfjs on the chosen backend, the trainer, its optimizers and replicas. */
+export interface TrainingSetup {
+  tf: Tf;
+  backend: string;
+  trainer: Trainer;
+  opts: Adam[];
+  weights: TF.Variable[];
+  pool: ReplicaPool | undefined;
+}
+
+/** Loads tfjs (logging the backend and why others were passed over), builds the trainer, its optimizers and replicas. */
+export async function setupTraining(ctx: { log: { info(msg: string): void } }, backendName: BackendName, threads: number, recipe: Recipe): Promise<TrainingSetup> {
+  const { tf, backend, passed } = await loadTf(backendName);
+  ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}${threads > 1 ? `, ${threads} threads` : ''}`);
+  const trainer = makeTrainer(tf, recipe);
+  const opts = trainer.phases.map((ph) => new AdamClass(tf, ph.vars, ph.lr, ph.beta1));
+  const weights = modelVars(trainer.models, false);
+  const pool = threads > 1 ? await startReplicas(threads - 1, backend, recipe) : undefined;
+  return { tf, backend, trainer, opts, weights, pool };
 }
