@@ -4,7 +4,7 @@ import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { EXIT, PipeError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { acquireRunLock } from './mutex.js';
-import { makeReporter } from './progress.js';
+import { makeReporter, type Reporter } from './progress.js';
 import { Project } from './project.js';
 import { run } from './runner.js';
 import { explain } from './status.js';
@@ -33,6 +33,29 @@ function open(opts: CommonOpts): Project {
   return new Project(load(opts));
 }
 
+/** Holds the cache's run lock, queueing behind another run (and saying so) unless wait is false. */
+function lockCache(cacheDir: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
+  return acquireRunLock(cacheDir, { wait, onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...') });
+}
+
+/**
+ * The signal long commands stop on: the first Ctrl-C (or SIGTERM) asks the
+ * running stages to give up, a second one quits at once.
+ */
+function interruptSignal(reporter: Reporter): AbortSignal {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    reporter.warn('interrupted: stopping after the running stage gives up (Ctrl-C again to quit now; the cache stays consistent either way)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
 function parseFraction(text: string): number {
   const v = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
   if (!(v > 0 && v <= 1)) throw new PipeError(`--sample: expected a share such as 30% or 0.3, got '${text}'`);
@@ -58,22 +81,8 @@ cli
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSigint = () => {
-      interrupts++;
-      if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
-      reporter.warn('interrupted: stopping after the running stage gives up (Ctrl-C again to quit now; the cache stays consistent either way)');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
-    const release = opts.dryRun
-      ? async () => {}
-      : await acquireRunLock(pipeline.cacheDir, {
-          wait: opts.wait !== false,
-          onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...'),
-        });
+    const signal = interruptSignal(reporter);
+    const release = opts.dryRun ? async () => {} : await lockCache(pipeline.cacheDir, reporter, opts.wait !== false);
     // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
     const project = new Project(pipeline);
     try {
@@ -87,7 +96,7 @@ cli
         dryRun: Boolean(opts.dryRun),
         jobs: Number(opts.jobs),
         reporter,
-        signal: controller.signal,
+        signal,
       });
       if (!opts.dryRun && !opts.json) {
         const ran = results.filter((r) => r.outcome === 'ran').length;
@@ -135,14 +144,13 @@ cli
   .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
-    const release = await acquireRunLock(pipeline.cacheDir, { wait: true, onWait: () => reporter.info('another pipe run is using this cache; waiting...') });
+    const release = await lockCache(pipeline.cacheDir, reporter);
     const project = new Project(pipeline);
-    const controller = new AbortController();
-    process.on('SIGINT', () => controller.abort());
+    const signal = interruptSignal(reporter);
     try {
       const seed = opts.seed ?? new Date().toISOString().slice(0, 10);
       const sample = opts.sample === undefined ? undefined : parseFraction(String(opts.sample));
-      const results = await verify(project, { only: list(opts.only), sample, seed, reporter, signal: controller.signal });
+      const results = await verify(project, { only: list(opts.only), sample, seed, reporter, signal });
       reporter.close();
       if (opts.json) for (const r of results) console.log(JSON.stringify({ event: 'verify', ...r }));
       else {
@@ -162,17 +170,16 @@ cli
   .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
   .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
   .action(async (opts: CommonOpts & { name?: string; jobs: number }) => {
-    const sets = ([] as unknown[]).concat(opts.set ?? []).map(String);
-    const axes = sets.map(parseAxis).filter((a) => a.values.length > 1);
-    const base = sets.map(parseAxis).filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
+    const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
+    const axes = parsed.filter((a) => a.values.length > 1);
+    const base = parsed.filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
     if (axes.length === 0) throw new PipeError('pipe sweep needs at least one -S stage.param=a,b (or range(a,b,step)) with two or more values');
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = loadPipeline(opts.file, base);
-    const release = await acquireRunLock(pipeline.cacheDir, { wait: true, onWait: () => reporter.info('another pipe run is using this cache; waiting...') });
-    const controller = new AbortController();
-    process.on('SIGINT', () => controller.abort());
+    const release = await lockCache(pipeline.cacheDir, reporter);
+    const signal = interruptSignal(reporter);
     try {
-      const { record } = await sweep({ file: opts.file, base, axes, name: opts.name, jobs: Number(opts.jobs), reporter, signal: controller.signal });
+      const { record } = await sweep({ file: opts.file, base, axes, name: opts.name, jobs: Number(opts.jobs), reporter, signal });
       reporter.close();
       const store = new Store(pipeline.cacheDir);
       const rows = record.variants.map((v) => ({ name: v.name, params: v.params, metrics: variantMetrics(store, v.fingerprints) }));
@@ -227,7 +234,7 @@ cli
   .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
   .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
     const pipeline = load(opts);
-    const release = await acquireRunLock(pipeline.cacheDir, { wait: false, onWait: () => {} });
+    const release = await lockCache(pipeline.cacheDir, makeReporter('auto'), false);
     const project = new Project(pipeline);
     try {
       const r = collectGarbage(project, Number(opts.keep), Boolean(opts.dropSweeps));
