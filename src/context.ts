@@ -2,10 +2,9 @@ import type { StageSpec } from './config.js';
 import { artifactPath, checkArtifactKey, writeArtifact } from './artifacts.js';
 import type { Reporter } from './progress.js';
 import { Rng } from './rng.js';
-import type { Checkpoint, StageContext, StageInputs } from './stage.js';
+import type { StageContext, StageInputs } from './stage.js';
 import type { OutputRef, RunRecord, Store } from './store.js';
-import { encodeTensor, tensor, type Tensor } from './tensor.js';
-import { sha256 } from './hash.js';
+import { tensor } from './tensor.js';
 
 export function inputsFrom(store: Store, record: RunRecord): StageInputs {
   const ref = (name: string, type: OutputRef['type']): OutputRef => {
@@ -106,24 +105,8 @@ export function makeContext(args: {
       Object.assign(collected.metrics, values);
     },
     checkpoint: {
-      load(): Checkpoint | undefined {
-        const c = store.getCheckpoint(fingerprint);
-        if (!c) return undefined;
-        const tensors: Record<string, Tensor> = {};
-        for (const [k, h] of Object.entries(c.tensors)) tensors[k] = store.getTensor(h);
-        return { step: c.step, tensors, state: c.state };
-      },
-      save(step, tensors, state) {
-        const blobs = new Map<string, Uint8Array>();
-        const refs: Record<string, string> = {};
-        for (const [k, t] of Object.entries(tensors)) {
-          const bytes = encodeTensor(t);
-          const h = sha256(bytes);
-          blobs.set(h, bytes);
-          refs[k] = h;
-        }
-        store.putCheckpoint(fingerprint, { step, tensors: refs, state: state ?? null }, blobs);
-      },
+      load: () => store.loadCheckpoint(fingerprint),
+      save: (step, tensors, state) => store.saveCheckpoint(fingerprint, step, tensors, state ?? null),
     },
     memo: {
       get(key) {

@@ -175,14 +175,24 @@ export class Store {
     return [...this.items.getRange({})].map((e) => [e.key as string, e.value]);
   }
 
-  getCheckpoint(fingerprint: string): Checkpoint | undefined {
-    return this.ckpts.get(fingerprint);
+  /** The last checkpoint saved under a fingerprint, its tensors decoded. */
+  loadCheckpoint(fingerprint: string): { step: number; tensors: Record<string, Tensor>; state: unknown } | undefined {
+    const c = this.ckpts.get(fingerprint);
+    if (!c) return undefined;
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, h] of Object.entries(c.tensors)) tensors[k] = this.getTensor(h);
+    return { step: c.step, tensors, state: c.state };
   }
 
-  putCheckpoint(fingerprint: string, ckpt: Checkpoint, blobs: Map<string, Uint8Array>): void {
+  /** Tensors and checkpoint record in one transaction: a kill leaves the previous checkpoint whole. */
+  saveCheckpoint(fingerprint: string, step: number, tensors: Record<string, Tensor>, state: unknown): void {
+    const encoded = Object.entries(tensors).map(([k, t]) => {
+      const bytes = encodeTensor(t);
+      return [k, sha256(bytes), bytes] as const;
+    });
     this.root.transactionSync(() => {
-      for (const [h, b] of blobs) if (!this.blobs.doesExist(h)) this.blobs.putSync(h, b);
-      this.ckpts.putSync(fingerprint, ckpt);
+      for (const [, h, b] of encoded) if (!this.blobs.doesExist(h)) this.blobs.putSync(h, b);
+      this.ckpts.putSync(fingerprint, { step, tensors: Object.fromEntries(encoded.map(([k, h]) => [k, h])), state });
     });
   }
 
