@@ -21,6 +21,7 @@ const GLOB_CHARS = /[*?[\]{}]/;
 export class FileHasher {
   private readonly updates = new Map<string, StatEntry>();
   private readonly memo = new Map<string, DepHash>();
+  private readonly listed = new Map<string, { single: boolean; files: string[] }>();
 
   constructor(
     private readonly store: Store,
@@ -36,33 +37,44 @@ export class FileHasher {
     return hash;
   }
 
-  /** Files a dep stands for, as absolute paths in sorted order. */
+  /** Files a dep stands for, as absolute paths in sorted order (listed once, then remembered). */
   expand(dep: string): string[] {
+    return this.list(dep).files;
+  }
+
+  private list(dep: string): { single: boolean; files: string[] } {
+    const hit = this.listed.get(dep);
+    if (hit) return hit;
+    let result: { single: boolean; files: string[] };
     if (GLOB_CHARS.test(dep)) {
-      return globSync(dep, { cwd: this.projectDir, onlyFiles: true, absolute: true }).sort();
+      result = { single: false, files: globSync(dep, { cwd: this.projectDir, onlyFiles: true, absolute: true }).sort() };
+    } else {
+      const abs = resolve(this.projectDir, dep);
+      let st;
+      try {
+        st = statSync(abs);
+      } catch {
+        throw new PipeError(`dep '${dep}' does not exist (looked for ${abs})`);
+      }
+      result = st.isDirectory()
+        ? { single: false, files: globSync('**/*', { cwd: abs, onlyFiles: true, absolute: true, dot: false }).sort() }
+        : { single: true, files: [abs] };
     }
-    const abs = resolve(this.projectDir, dep);
-    let st;
-    try {
-      st = statSync(abs);
-    } catch {
-      throw new PipeError(`dep '${dep}' does not exist (looked for ${abs})`);
-    }
-    if (!st.isDirectory()) return [abs];
-    return globSync('**/*', { cwd: abs, onlyFiles: true, absolute: true, dot: false }).sort();
+    this.listed.set(dep, result);
+    return result;
   }
 
   hashDep(dep: string): DepHash {
     const hit = this.memo.get(dep);
     if (hit) return hit;
-    const isFile = !GLOB_CHARS.test(dep) && !statSync(resolve(this.projectDir, dep)).isDirectory();
+    const { single, files } = this.list(dep);
     let result: DepHash;
-    if (isFile) {
-      result = { hash: this.hashFile(resolve(this.projectDir, dep)), files: undefined };
+    if (single) {
+      result = { hash: this.hashFile(files[0]!), files: undefined };
     } else {
-      const files: Record<string, string> = {};
-      for (const f of this.expand(dep)) files[relative(this.projectDir, f)] = this.hashFile(f);
-      result = { hash: listingHash(files), files };
+      const listing: Record<string, string> = {};
+      for (const f of files) listing[relative(this.projectDir, f)] = this.hashFile(f);
+      result = { hash: listingHash(listing), files: listing };
     }
     this.memo.set(dep, result);
     return result;
