@@ -13,44 +13,39 @@ import { Rng } from '../src/rng.js';
 import { Store } from '../src/store.js';
 import { pipe, project, write } from './helpers.js';
 
-/** A 1-bit BMP, written by hand: bmp-js only encodes 24-bit. Rows bottom-up, padded to 4 bytes. */
-function bmp1bit(width: number, height: number, black: (x: number, y: number) => boolean): Buffer {
-  const rowBytes = Math.ceil(width / 32) * 4;
-  const dataSize = rowBytes * height;
-  const buf = Buffer.alloc(62 + dataSize);
+/**
+ * A bottom-up BMP with the given bits per pixel and palette (BGRA words), rows
+ * padded to 4 bytes, written by hand: bmp-js only encodes 24-bit. `row(y)`
+ * gives the byte offset of image row y.
+ */
+function bmpFile(width: number, height: number, bits: number, palette: number[]): { buf: Buffer; row: (y: number) => number } {
+  const rowBytes = Math.ceil((width * bits) / 32) * 4;
+  const start = 54 + 4 * palette.length;
+  const buf = Buffer.alloc(start + rowBytes * height);
   buf.write('BM', 0);
-  buf.writeUInt32LE(62 + dataSize, 2);
-  buf.writeUInt32LE(62, 10);
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(start, 10);
   buf.writeUInt32LE(40, 14);
   buf.writeInt32LE(width, 18);
   buf.writeInt32LE(height, 22);
   buf.writeUInt16LE(1, 26);
-  buf.writeUInt16LE(1, 28);
-  buf.writeUInt32LE(dataSize, 34);
-  buf.writeUInt32LE(2, 46);
-  // Palette: index 0 black, index 1 white (BGRA).
-  buf.writeUInt32LE(0x00000000, 54);
-  buf.writeUInt32LE(0x00ffffff, 58);
-  for (let y = 0; y < height; y++) {
-    const row = 62 + (height - 1 - y) * rowBytes;
-    for (let x = 0; x < width; x++) if (!black(x, y)) buf[row + (x >> 3)]! |= 0x80 >> (x & 7);
-  }
+  buf.writeUInt16LE(bits, 28);
+  buf.writeUInt32LE(rowBytes * height, 34);
+  buf.writeUInt32LE(palette.length, 46);
+  palette.forEach((c, i) => buf.writeUInt32LE(c, 54 + 4 * i));
+  return { buf, row: (y) => start + (height - 1 - y) * rowBytes };
+}
+
+/** 1-bit: palette index 0 black, 1 white. */
+function bmp1bit(width: number, height: number, black: (x: number, y: number) => boolean): Buffer {
+  const { buf, row } = bmpFile(width, height, 1, [0x00000000, 0x00ffffff]);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (!black(x, y)) buf[row(y) + (x >> 3)]! |= 0x80 >> (x & 7);
   return buf;
 }
 
 function bmp24(width: number, height: number, gray: (x: number, y: number) => number): Buffer {
-  const rowBytes = Math.ceil((width * 3) / 4) * 4;
-  const buf = Buffer.alloc(54 + rowBytes * height);
-  buf.write('BM', 0);
-  buf.writeUInt32LE(buf.length, 2);
-  buf.writeUInt32LE(54, 10);
-  buf.writeUInt32LE(40, 14);
-  buf.writeInt32LE(width, 18);
-  buf.writeInt32LE(height, 22);
-  buf.writeUInt16LE(1, 26);
-  buf.writeUInt16LE(24, 28);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) buf.fill(gray(x, y), 54 + (height - 1 - y) * rowBytes + x * 3, 54 + (height - 1 - y) * rowBytes + x * 3 + 3);
+  const { buf, row } = bmpFile(width, height, 24, []);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) buf.fill(gray(x, y), row(y) + x * 3, row(y) + x * 3 + 3);
   return buf;
 }
 
