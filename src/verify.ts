@@ -114,15 +114,15 @@ export async function verify(project: Project, opts: VerifyOptions): Promise<Ver
     }
     for (const k of Object.keys(got)) if (!(k in expected)) details.push(`${k}: new output, not in pipe.lock`);
     const seconds = (performance.now() - t0) / 1000;
+    // Only an exact match is kept, so later stages find the locked outputs in the cache.
+    if (details.length === 0 && tolerated === 0 && !project.store.getRun(record.fingerprint)) commitRecord(project, state, record);
+    else project.store.discardPending([...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash));
     if (details.length === 0) {
-      if (tolerated === 0 && !project.store.getRun(record.fingerprint)) commitRecord(project, state, record);
-      else project.store.discardPending([...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash));
       if (tolerated) inexact.add(stage);
       const outcome: VerifyOutcome = tolerated ? 'within tolerance' : 'match';
       opts.reporter.stageEnd(stage, 'ran', seconds, outcome);
       results.push({ stage, outcome, details: tolerated ? [`${tolerated} outputs differ within tolerance ${spec.tolerance}`] : [] });
     } else {
-      project.store.discardPending([...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash));
       opts.reporter.stageEnd(stage, 'failed', seconds, 'differs from pipe.lock');
       results.push({ stage, outcome: 'differs', details });
       failed.add(stage);
