@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { Adam } from '../src/models/adam.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
 import { buildFeatureNet } from '../src/models/features.js';
-import { modelVars, trainLoop } from '../src/models/loop.js';
+import { modelVars, trainingSet, trainLoop } from '../src/models/loop.js';
 import { defineStage } from '../src/stage.js';
 import { loadTf, type BackendName } from '../src/tfjs/backend.js';
 import type { ImageMeta } from './resize.js';
@@ -20,9 +20,7 @@ export default defineStage<FeaturesParams>({
   description: "Train a writer classifier on the training split: evaluate's own, frozen feature space",
   async run(ctx) {
     const p = ctx.params;
-    const up = Object.values(ctx.inputs)[0];
-    if (!up) throw new Error('features needs an upstream stage with `train` images and `trainMeta` labels (an augment)');
-    const images = up.tensor('train');
+    const { up, images } = trainingSet(ctx);
     const meta = up.json<ImageMeta[]>('trainMeta');
     const writers = [...new Set(meta.map((m) => m.writer))].sort();
     const label = new Int32Array(meta.map((m) => writers.indexOf(m.writer)));

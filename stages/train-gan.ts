@@ -3,7 +3,7 @@ import { tensorImages } from '../src/data/images.js';
 import { gridPng } from '../src/data/sheet.js';
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
 import { toPlain } from '../src/models/io.js';
-import { trainLoop } from '../src/models/loop.js';
+import { trainingSet, trainLoop } from '../src/models/loop.js';
 import type { Recipe } from '../src/models/recipes.js';
 import { setupTraining, trainStep } from '../src/models/trainer.js';
 import { Rng } from '../src/rng.js';
@@ -29,10 +29,7 @@ export default defineStage<TrainGanParams>({
   description: 'Train a DCGAN on the augmented training split',
   async run(ctx) {
     const p = ctx.params;
-    const up = Object.values(ctx.inputs)[0];
-    if (!up) throw new Error('train-gan needs an upstream stage with a `train` image tensor (an augment)');
-    const images = up.tensor('train');
-    const format = up.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
+    const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'gan', model: { size, noise: p.noise, filters: p.filters, seed: p.seed }, lr: p.lr, beta1: p.beta1, labelSmoothing: p.labelSmoothing };
     const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);

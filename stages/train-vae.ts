@@ -1,5 +1,5 @@
 import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { trainLoop } from '../src/models/loop.js';
+import { trainingSet, trainLoop } from '../src/models/loop.js';
 import type { Recipe } from '../src/models/recipes.js';
 import { setupTraining, trainStep } from '../src/models/trainer.js';
 import { defineStage } from '../src/stage.js';
@@ -23,10 +23,7 @@ export default defineStage<TrainVaeParams>({
   description: 'Train a convolutional VAE on the augmented training split',
   async run(ctx) {
     const p = ctx.params;
-    const up = Object.values(ctx.inputs)[0];
-    if (!up) throw new Error('train-vae needs an upstream stage with a `train` image tensor (an augment)');
-    const images = up.tensor('train');
-    const format = up.json<{ size: number; polarity: string }>('format');
+    const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'vae', model: { size, latent: p.latent, filters: p.filters, seed: p.seed }, lr: p.lr, recon: p.recon };
     const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
-import type { StageContext } from '../stage.js';
+import type { StageContext, StageInputs } from '../stage.js';
 import type { Tensor } from '../tensor.js';
 import type { Tf } from '../tfjs/backend.js';
 import type { Adam } from './adam.js';
@@ -117,4 +117,11 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
 /** A model's variables: all of them (for checkpoints) or the trainable ones (for the optimizer). */
 export function modelVars(models: TF.LayersModel[], trainable: boolean): TF.Variable[] {
   return models.flatMap((m) => (trainable ? m.trainableWeights : m.weights).map((w) => w.read() as TF.Variable));
+}
+
+/** The training split a training stage reads: its upstream's `train` images and their `format`. */
+export function trainingSet(ctx: StageContext<unknown>): { up: StageInputs; images: Tensor; format: { size: number; polarity: 'ink-one' | 'ink-dark' } } {
+  const up = Object.values(ctx.inputs).find((i) => i.outputs.includes('train'));
+  if (!up) throw new Error(`${ctx.name} needs an upstream stage with a \`train\` image tensor (an augment)`);
+  return { up, images: up.tensor('train'), format: up.json('format') };
 }
