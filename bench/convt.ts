@@ -1,6 +1,6 @@
 /**
  * Conv2DBackpropInput (transposed convolution) on wasm, per strategy, for the
- * layer shapes of pipe's GAN and VAE: the figures behind preferCol2im() in src/tfjs/kernels.ts.
+ * layer shapes of pipe's GAN and VAE: the figures behind preferCol2im() in src/tfjs/wasm-kernels.ts.
  *   node dist/bench/convt.js
  */
 import type * as TF from '@tensorflow/tfjs';

@@ -15,22 +15,15 @@ import { decodeGray } from '../src/data/decode.js';
 import { normalizeScan } from '../src/data/normalize.js';
 import { encodePng } from '../src/data/images.js';
 import { synthesize } from '../src/data/synth.js';
-import type { Recipe } from '../src/models/recipes.js';
-import { setupTraining, trainStep } from '../src/models/trainer.js';
-import { Rng } from '../src/rng.js';
 import { Store } from '../src/store.js';
-import type { BackendName } from '../src/tfjs/backend.js';
+import { loadTf } from '../src/tfjs/backend.js';
+import { median, tfjsTrain } from './train.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PIPE = join(ROOT, 'bin', 'pipe.js');
 const PY = process.env.PIPE_BENCH_PYTHON ?? '/usr/bin/python3';
 const quick = process.argv.includes('--quick');
 const rows: string[][] = [];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function time(cmd: string, args: string[], cwd: string): number {
   const t0 = performance.now();
@@ -78,40 +71,17 @@ async function status10k(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Training img/s of the train-vae / train-gan step on a tfjs backend, batch 32, random binary 64×64 data. */
-async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1): Promise<number> {
-  const bs = 32;
-  const recipe: Recipe =
-    model === 'vae'
-      ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
-      : { kind: 'gan', model: { size: 64, noise: 64, filters, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1 };
-  const { tf, trainer, opts, weights, pool } = await setupTraining({ log: { info: () => {} } }, backend, threads, recipe);
-  const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
-  const rng = new Rng('bench');
-  const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);
-  // The stock cpu backend takes minutes a step: one timed step, no warm-up.
-  const [warmup, reps] = backend === 'cpu' ? [0, 1] : [2, 3];
-  for (let i = 0; i < warmup; i++) await step();
-  const rates: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) await step();
-    rates.push((steps * bs) / ((performance.now() - t0) / 1000));
-  }
-  await pool?.close();
-  x.dispose();
-  return median(rates);
-}
-
 async function training(): Promise<void> {
+  // webgpu rows only where `auto` would pick it: a software adapter says nothing about GPUs.
+  const gpu = (await loadTf('auto')).backend === 'webgpu';
   const steps = quick ? 5 : 20;
   for (const model of ['vae', 'gan'] as const) {
     const torch = python('torch_train.py', [model, '32', String(model === 'vae' ? steps * 5 : steps * 2), '2', '16']);
     const torchRate = typeof torch === 'string' ? undefined : (torch.images_per_second as number);
-    for (const [backend, threads] of [['wasm', 2], ['wasm', 1], ['cpu', 1]] as const) {
+    for (const [backend, threads] of [...(gpu ? [['webgpu', 1] as const] : []), ['wasm', 2], ['wasm', 1], ['cpu', 1]] as const) {
       const rate = await tfjsTrain(backend, model, backend === 'cpu' ? 1 : steps, 16, threads);
       const base = torchRate === undefined ? String(torch) : `${f1(torchRate)} (PyTorch ${(torch as Record<string, string>).torch} CPU, 2 threads)`;
-      const note = backend === 'wasm' ? `pipe's kernels, ${threads} thread${threads > 1 ? 's (threads: 2)' : ''}; target ≥ 50%` : 'stock tfjs cpu';
+      const note = backend === 'cpu' ? 'stock tfjs cpu' : backend === 'webgpu' ? "pipe's kernels, a real GPU here (see bench/gpu.ts for GPU baselines)" : `pipe's kernels, ${threads} thread${threads > 1 ? 's (threads: 2)' : ''}; target ≥ 50%`;
       row(`train ${model.toUpperCase()} img/s, batch 32, tfjs ${backend} ×${threads}`, f1(rate), base, torchRate ? `${((100 * rate) / torchRate).toFixed(0)}% of PyTorch` : '', note);
     }
   }

@@ -91,17 +91,17 @@ export default defineStage<EvaluateParams>({
     ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} held-out images`);
 
     // Feature spaces, each applied to the real set and every row.
-    const spaces: Array<{ name: string; embed: (t: Tensor) => Features }> = [];
+    const spaces: Array<{ name: string; embed: (t: Tensor) => Promise<Features> }> = [];
     if (p.networks.includes('own')) {
       const classifier = await importLayersModel(tf, feats!.file('classifier/model.json'), feats!.file('classifier/weights.bin'));
       const net = embeddingNet(tf, classifier);
       const dim = feats!.json<{ dim: number }>('model').dim;
       spaces.push({
         name: 'own',
-        embed: (t) => {
+        embed: async (t) => {
           const x = fromPlain(tf, t);
           const f = tf.tidy(() => net.predict(x) as TF.Tensor);
-          const out = features(t.shape[0]!, dim, f.dataSync());
+          const out = features(t.shape[0]!, dim, (await f.data()) as Float32Array);
           x.dispose();
           f.dispose();
           return out;
@@ -112,43 +112,43 @@ export default defineStage<EvaluateParams>({
       const net = await loadImagenetNet(tf, name);
       spaces.push({
         name,
-        embed: (t) => {
+        embed: async (t) => {
           // Photograph polarity: paper white, ink dark, whatever the tensors store.
           const x = tf.tidy(() => {
             const v = fromPlain(tf, t) as TF.Tensor4D;
             return format.polarity === 'ink-one' ? tf.sub(1, v) : v;
           }) as TF.Tensor4D;
-          const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, imagenetFeatures(tf, net, name, x));
+          const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, await imagenetFeatures(tf, net, name, x));
           x.dispose();
           return out;
         },
       });
     }
     const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
-    const realFeats = spaces.map((s) => {
-      const f = s.embed(real);
+    const realFeats: Features[] = [];
+    for (const s of spaces) {
+      realFeats.push(await s.embed(real));
       bar.tick();
-      return f;
-    });
+    }
     const px = size * size;
     const realPixels = features(n, px, real.data as Float32Array);
     const trainT = fromPlain(tf, { ...train, shape: [train.shape[0]!, px] }) as TF.Tensor2D;
-    const nearestOf = (t: Tensor) => {
+    const nearestOf = async (t: Tensor) => {
       const q = fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D;
-      const r = nearestTraining(tf, q, trainT);
+      const r = await nearestTraining(tf, q, trainT);
       q.dispose();
       return r;
     };
-    const realNearest = median(nearestOf(real).distance);
+    const realNearest = median((await nearestOf(real)).distance);
     const scores: RowScores[] = [];
     const nearestSheets: ReportSection['images'] = [];
     for (const row of rows) {
       const sp: Record<string, SpaceScores> = {};
-      spaces.forEach((s, i) => {
-        const f = s.embed(row.images);
+      for (const [i, s] of spaces.entries()) {
+        const f = await s.embed(row.images);
         sp[s.name] = { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
         bar.tick();
-      });
+      }
       const pr = new Rng(`${p.seed}:pairs:${row.name}`);
       let ms = 0;
       for (let k = 0; k < p.pairs; k++) {
@@ -159,7 +159,7 @@ export default defineStage<EvaluateParams>({
       }
       let memorisation: RowScores['memorisation'] = null;
       if (row.images !== reference) {
-        const near = nearestOf(row.images);
+        const near = await nearestOf(row.images);
         const med = median(near.distance);
         const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
         memorisation = { ratio: med / realNearest, copyRate: copies / n, medianNearest: med };

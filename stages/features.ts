@@ -35,7 +35,7 @@ export default defineStage<FeaturesParams>({
       images,
       weights: modelVars([net], false),
       optimizers: [opt],
-      step(batch, _rng, _epoch, indices) {
+      async step(batch, _rng, _epoch, indices) {
         const y = tf.oneHot(tf.tensor1d(indices.map((i) => label[i]!), 'int32'), Math.max(2, writers.length));
         const out = tf.tidy(() => {
           let acc: TF.Scalar | undefined;
@@ -48,7 +48,7 @@ export default defineStage<FeaturesParams>({
           return [value, acc!];
         });
         y.dispose();
-        const [loss, accuracy] = out.map((t) => t.dataSync()[0]!);
+        const [loss, accuracy] = await Promise.all(out.map(async (t) => (await t.data())[0]!));
         out.forEach((t) => t.dispose());
         return { loss: loss!, accuracy: accuracy! };
       },

@@ -38,7 +38,7 @@ export default defineStage<SampleParams>({
         const n = Math.min(batch, p.count - i);
         const z = tf.tensor2d(Float32Array.from({ length: n * zDim }, () => rng.normal()), [n, zDim]);
         const out = tf.tidy(() => toUnit(tf, info, net.predict(z) as TF.Tensor));
-        all.set(out.dataSync(), i * size * size);
+        all.set(await out.data(), i * size * size);
         z.dispose();
         out.dispose();
       }
@@ -76,8 +76,8 @@ async function vaeExtras(
   if (n > 0) {
     const x = fromPlain(tf, { ...test, shape: [n, size, size, 1], data: (test.data as Float32Array).subarray(0, n * size * size) });
     const recon = tf.tidy(() => decoder.predict((encoder.predict(x) as TF.Tensor[])[0]!) as TF.Tensor);
-    const orig = tensorImages(toPlain(x), info.polarity);
-    const rec = tensorImages(toPlain(recon), info.polarity);
+    const orig = tensorImages(await toPlain(x), info.polarity);
+    const rec = tensorImages(await toPlain(recon), info.polarity);
     // Pairs side by side: original, reconstruction, original, reconstruction...
     const pairs = orig.flatMap((o, i) => [o, rec[i]!]);
     ctx.artifacts.writeShared(`${dir}/reconstructions.png`, await gridPng(pairs, { cols: 8, cellWidth: size, cellHeight: size }));
@@ -98,7 +98,7 @@ async function vaeExtras(
       }
       return decoder.predict(tf.concat(zs, 0)) as TF.Tensor;
     });
-    const imgs = tensorImages(toPlain(strip), info.polarity);
+    const imgs = tensorImages(await toPlain(strip), info.polarity);
     ctx.artifacts.writeShared(`${dir}/interpolation.png`, await gridPng(imgs, { cols: steps, cellWidth: size, cellHeight: size }));
     ends.dispose();
     strip.dispose();

@@ -39,7 +39,7 @@ export default defineStage<TrainGanParams>({
     const totalSteps = p.epochs * Math.floor(images.shape[0]! / Math.min(p.batchSize, images.shape[0]!));
     const render = async (epoch: number) => {
       const out = tf.tidy(() => tf.div(tf.add(generator.predict(fixed) as TF.Tensor, 1), 2));
-      const grid = tensorImages(toPlain(out), format.polarity);
+      const grid = tensorImages(await toPlain(out), format.polarity);
       out.dispose();
       const cols = Math.ceil(Math.sqrt(grid.length));
       const png = await gridPng(grid, { cols, cellWidth: size, cellHeight: size });

@@ -14,51 +14,16 @@ import type { Checkpoint, StageContext } from '../src/stage.js';
 import type { Tensor } from '../src/tensor.js';
 import { loadTf, type Tf } from '../src/tfjs/backend.js';
 import { registerTrainingKernels } from '../src/tfjs/kernels.js';
+import { CONV_CASES, convGrads, random, versusCpu } from './kernel-cases.js';
 
 const { tf } = await loadTf('wasm');
 
-function random(shape: number[], seed: string): number[] {
-  const r = new Rng(seed);
-  return Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.uniform(-1, 1));
-}
-
-/** Runs fn on the cpu backend (the reference) and on wasm (pipe's kernels); returns the largest difference. */
-async function cpuVsWasm(fn: () => TF.Tensor[]): Promise<number> {
-  await tf.setBackend('cpu');
-  const ref = fn().map((t) => t.dataSync());
-  await tf.setBackend('wasm');
-  const got = fn().map((t) => t.dataSync());
-  let worst = 0;
-  ref.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - got[i]![j]!)))));
-  return worst;
-}
-
 describe('wasm training kernels', () => {
-  const cases: Array<[number[], number, number, number, 'same' | 'valid']> = [
-    // [n,h,w,ci], co, kernel, stride, padding
-    [[2, 9, 7, 3], 4, 3, 1, 'same'],
-    [[2, 8, 8, 3], 5, 4, 2, 'same'],
-    [[3, 11, 10, 2], 3, 3, 2, 'valid'],
-    [[1, 16, 16, 4], 6, 5, 2, 'same'],
-    [[2, 7, 9, 2], 2, 2, 3, 'valid'],
-    [[2, 12, 12, 1], 8, 4, 2, 'same'],
-    [[4, 16, 16, 8], 1, 4, 2, 'same'],
-  ];
-  for (const [mode, [xs, co, k, s, pad]] of ['phase', 'col2im'].flatMap((m) => cases.map((c) => [m, c] as const))) {
+  for (const [mode, c] of ['phase', 'col2im'].flatMap((m) => CONV_CASES.map((c) => [m, c] as const))) {
+    const [xs, co, k, s, pad] = c;
     it(`conv2d grads and conv2dTranspose match cpu (${mode}): x ${xs}, ${co} filters ${k}x${k}, stride ${s}, ${pad}`, async () => {
       process.env.PIPE_CONVT = mode;
-      const X = random(xs, 'x');
-      const W = random([k, k, xs[3]!, co], 'w');
-      const worst = await cpuVsWasm(() =>
-        tf.tidy(() => {
-          const x = tf.tensor4d(X, xs as [number, number, number, number]);
-          const w = tf.tensor4d(W, [k, k, xs[3]!, co]);
-          const y = tf.conv2d(x, w, s, pad);
-          const dy = tf.tensor(random(y.shape, 'dy'), y.shape);
-          const [gx, gw] = tf.grads((a: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(tf.conv2d(a as TF.Tensor4D, b as TF.Tensor4D, s, pad), dy)))([x, w]);
-          return [gx!, gw!, tf.conv2dTranspose(dy as TF.Tensor4D, w, x.shape as [number, number, number, number], s, pad)];
-        }),
-      );
+      const worst = await versusCpu(tf, 'wasm', () => convGrads(tf, c));
       delete process.env.PIPE_CONVT;
       // float32 sums of up to a few hundred terms in a different order
       assert.ok(worst < 1e-4, `max |cpu - wasm| = ${worst}`);
@@ -66,7 +31,7 @@ describe('wasm training kernels', () => {
   }
 
   it('transposed matMul and broadcast tile match cpu', async () => {
-    const worst = await cpuVsWasm(() =>
+    const worst = await versusCpu(tf, 'wasm', () =>
       tf.tidy(() => [
         tf.matMul(tf.tensor3d(random([2, 5, 3], 'a'), [2, 5, 3]), tf.tensor3d(random([2, 5, 4], 'b'), [2, 5, 4]), true, false),
         tf.matMul(tf.tensor2d(random([3, 6], 'c'), [3, 6]), tf.tensor2d(random([4, 6], 'd'), [4, 6]), false, true),

@@ -32,7 +32,7 @@ export async function loadImagenetNet(tf: Tf, name: ImagenetNet): Promise<TF.Lay
 }
 
 /** Grayscale images in [0,1] (paper 1, ink 0, as photographed) to the net's RGB input, in batches. */
-export function imagenetFeatures(tf: Tf, net: TF.LayersModel, name: ImagenetNet, images: TF.Tensor4D, batch = 32): Float32Array {
+export async function imagenetFeatures(tf: Tf, net: TF.LayersModel, name: ImagenetNet, images: TF.Tensor4D, batch = 32): Promise<Float32Array> {
   const size = IMAGENET_NETS[name].input;
   const n = images.shape[0];
   const out = new Float32Array(n * IMAGENET_NETS[name].dim);
@@ -42,7 +42,7 @@ export function imagenetFeatures(tf: Tf, net: TF.LayersModel, name: ImagenetNet,
       const rgb = tf.tile(tf.image.resizeBilinear(x, [size, size]), [1, 1, 1, 3]);
       return net.predict(rgb) as TF.Tensor;
     });
-    out.set(f.dataSync(), i * IMAGENET_NETS[name].dim);
+    out.set(await f.data(), i * IMAGENET_NETS[name].dim);
     f.dispose();
   }
   return out;

@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../tfjs/backend.js';
 
 /** For each query image, the index of and distance to its nearest training image (pixel L2). */
-export function nearestTraining(tf: Tf, queries: TF.Tensor2D, train: TF.Tensor2D, chunk = 512): { index: Int32Array; distance: Float32Array } {
+export async function nearestTraining(tf: Tf, queries: TF.Tensor2D, train: TF.Tensor2D, chunk = 512): Promise<{ index: Int32Array; distance: Float32Array }> {
   const n = queries.shape[0];
   const index = new Int32Array(n);
   const distance = new Float32Array(n).fill(Infinity);
@@ -14,8 +14,7 @@ export function nearestTraining(tf: Tf, queries: TF.Tensor2D, train: TF.Tensor2D
       const d = tf.sub(tf.add(qq, tt), tf.mul(tf.matMul(queries, t, false, true), 2));
       return [tf.min(d, 1), tf.argMin(d, 1)];
     });
-    const dv = d2!.dataSync();
-    const av = arg!.dataSync();
+    const [dv, av] = await Promise.all([d2!.data(), arg!.data()]);
     for (let i = 0; i < n; i++) {
       const dist = Math.sqrt(Math.max(0, dv[i]!));
       if (dist < distance[i]!) {

@@ -3,9 +3,9 @@ import { Rng } from '../rng.js';
 import type { Tensor } from '../tensor.js';
 import type { Tf } from '../tfjs/backend.js';
 
-/** tfjs tensors to and from the cache's plain tensors. */
-export function toPlain(t: TF.Tensor): Tensor {
-  return { dtype: 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array };
+/** tfjs tensors to and from the cache's plain tensors. Reads are async: webgpu cannot read synchronously in Node. */
+export async function toPlain(t: TF.Tensor): Promise<Tensor> {
+  return { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array };
 }
 
 export function fromPlain(tf: Tf, t: Tensor): TF.Tensor {

@@ -103,7 +103,7 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
     const state = [...spec.weights, ...spec.optimizers.flatMap((o) => o.state())];
     ctx.checkpoint.save(
       epoch + 1,
-      Object.fromEntries(state.map((t, i) => [String(i), toPlain(t)])),
+      Object.fromEntries(await Promise.all(state.map(async (t, i) => [String(i), await toPlain(t)] as const))),
       { history, optimizerStep: spec.optimizers[0]?.step ?? 0 },
     );
     ctx.log.info(`epoch ${epoch + 1}/${epochs}: ${fmt(means)} (${speeds[speeds.length - 1]!.toFixed(1)} img/s)`);

@@ -23,9 +23,13 @@ const { backend, recipe } = workerData as { backend: BackendName; recipe: Recipe
 const { tf } = await loadTf(backend);
 const trainer = makeTrainer(tf, recipe);
 const weights: TF.Variable[] = modelVars(trainer.models, false);
-parentPort!.on('message', (m: ReplicaRequest) => {
-  weights.forEach((w, i) => w.assign(tf.tensor(m.weights[i]!, w.shape)));
-  const out = phaseGrads(tf, trainer.phases[m.phase]!, m.batch, m.inputs, m.scalars);
+parentPort!.on('message', async (m: ReplicaRequest) => {
+  weights.forEach((w, i) => {
+    const t = tf.tensor(m.weights[i]!, w.shape);
+    w.assign(t);
+    t.dispose();
+  });
+  const out = await phaseGrads(tf, trainer.phases[m.phase]!, m.batch, m.inputs, m.scalars);
   parentPort!.postMessage(out, out.grads.map((g) => g.buffer as ArrayBuffer));
 });
 parentPort!.postMessage('ready');

@@ -42,27 +42,36 @@ export function shard(batch: HostTensor, inputs: HostTensor[], k: number): Array
   });
 }
 
-/** Gradients of one phase on one shard, as host arrays in the order of phase.vars, plus the reported losses. */
-export function phaseGrads(tf: Tf, phase: Phase, batch: HostTensor, inputs: HostTensor[], scalars: Record<string, number>): { grads: Float32Array[]; report: Losses } {
-  // Results leave the tidy through these, not as its return value: tidy walks what it returns, element by element.
-  let grads: Float32Array[] = [];
-  const report: Losses = {};
-  tf.tidy(() => {
-    const x = tf.tensor4d(batch.data, batch.shape as [number, number, number, number]);
-    const ins = inputs.map((t) => tf.tensor(t.data, t.shape));
-    let kept: Record<string, TF.Scalar> = {};
+/** One phase's gradients (in the order of phase.vars) and reported losses on a batch, as tensors the caller disposes. */
+function phaseTensors(tf: Tf, phase: Phase, x: TF.Tensor4D, ins: TF.Tensor[], scalars: Record<string, number>): { grads: TF.Tensor[]; report: Record<string, TF.Scalar> } {
+  let report: Record<string, TF.Scalar> = {};
+  const grads = tf.tidy(() => {
     const g = tf.variableGrads(() => {
       const l = phase.loss(x, ins, scalars);
-      kept = Object.fromEntries(Object.entries(l.report).map(([k, v]) => [k, tf.keep(v)]));
+      report = Object.fromEntries(Object.entries(l.report).map(([k, v]) => [k, tf.keep(v)]));
       return l.total;
     }, phase.vars);
-    grads = phase.vars.map((v) => g.grads[v.name]!.dataSync() as Float32Array);
-    for (const [k, v] of Object.entries(kept)) {
-      report[k] = v.dataSync()[0]!;
-      v.dispose();
-    }
+    return phase.vars.map((v) => g.grads[v.name]!);
   });
   return { grads, report };
+}
+
+/** Reads reported losses to the host and frees them; async, since webgpu cannot read synchronously in Node. */
+async function readReport(report: Record<string, TF.Scalar>): Promise<Losses> {
+  const entries = await Promise.all(Object.entries(report).map(async ([k, v]) => [k, (await v.data())[0]!] as const));
+  Object.values(report).forEach((v) => v.dispose());
+  return Object.fromEntries(entries);
+}
+
+/** Gradients of one phase on one shard, as host arrays in the order of phase.vars, plus the reported losses. */
+export async function phaseGrads(tf: Tf, phase: Phase, batch: HostTensor, inputs: HostTensor[], scalars: Record<string, number>): Promise<{ grads: Float32Array[]; report: Losses }> {
+  const x = tf.tensor4d(batch.data, batch.shape as [number, number, number, number]);
+  const ins = inputs.map((t) => tf.tensor(t.data, t.shape));
+  const t = phaseTensors(tf, phase, x, ins, scalars);
+  [x, ...ins].forEach((v) => v.dispose());
+  const grads = (await Promise.all(t.grads.map((g) => g.data()))) as Float32Array[];
+  t.grads.forEach((g) => g.dispose());
+  return { grads, report: await readReport(t.report) };
 }
 
 /** Workers computing phase gradients on their shards of each batch (see replica.ts). */
@@ -73,10 +82,11 @@ export interface ReplicaPool {
 }
 
 /**
- * One training step. With replicas, the batch is split by rows: this thread
- * takes the first shard, each replica the next, all from the same weights;
- * their gradients are averaged in a fixed order (so runs stay bit-identical)
- * and applied here, phase by phase.
+ * One training step. Without replicas the batch and gradients stay on the
+ * device. With replicas, the batch is split by rows: this thread takes the
+ * first shard, each replica the next, all from the same weights; their
+ * gradients are averaged in a fixed order (so runs stay bit-identical) and
+ * applied here, phase by phase.
  */
 export async function trainStep(
   tf: Tf,
@@ -89,14 +99,27 @@ export async function trainStep(
   pool?: ReplicaPool,
 ): Promise<Losses> {
   const n = batch.shape[0];
-  const host: HostTensor = { data: batch.dataSync() as Float32Array, shape: [...batch.shape] };
   const inputs = trainer.inputs(rng, n, scalars);
-  const k = 1 + (pool?.size ?? 0);
+  if (!pool) {
+    const ins = inputs.map((t) => tf.tensor(t.data, t.shape));
+    const reports: Array<Record<string, TF.Scalar>> = [];
+    for (const [i, phase] of trainer.phases.entries()) {
+      const { grads, report } = phaseTensors(tf, phase, batch, ins, scalars);
+      opts[i]!.apply(Object.fromEntries(phase.vars.map((v, j) => [v.name, grads[j]!])));
+      grads.forEach((g) => g.dispose());
+      reports.push(report);
+    }
+    ins.forEach((t) => t.dispose());
+    return Object.assign({}, ...(await Promise.all(reports.map(readReport)))) as Losses;
+  }
+  const host: HostTensor = { data: (await batch.data()) as Float32Array, shape: [...batch.shape] };
+  const k = 1 + pool.size;
   const shards = shard(host, inputs, k);
   const losses: Losses = {};
   for (const [i, phase] of trainer.phases.entries()) {
-    const remote = pool ? pool.grads(i, weights.map((w) => w.dataSync() as Float32Array), shards.slice(1), scalars) : Promise.resolve([]);
-    const own = phaseGrads(tf, phase, shards[0]!.batch, shards[0]!.inputs, scalars);
+    const current = (await Promise.all(weights.map((w) => w.data()))) as Float32Array[];
+    const remote = pool.grads(i, current, shards.slice(1), scalars);
+    const own = await phaseGrads(tf, phase, shards[0]!.batch, shards[0]!.inputs, scalars);
     const all = [own, ...(await remote)];
     const mean = phase.vars.map((v, j) => {
       const sum = new Float32Array(all[0]!.grads[j]!);
@@ -104,7 +127,7 @@ export async function trainStep(
         const g = r.grads[j]!;
         for (let t = 0; t < sum.length; t++) sum[t]! += g[t]!;
       }
-      if (k > 1) for (let t = 0; t < sum.length; t++) sum[t]! /= k;
+      for (let t = 0; t < sum.length; t++) sum[t]! /= k;
       return tf.tensor(sum, v.shape);
     });
     opts[i]!.apply(Object.fromEntries(phase.vars.map((v, j) => [v.name, mean[j]!])));
@@ -162,10 +185,13 @@ export interface TrainingSetup {
 /** Loads tfjs (logging the backend and why others were passed over), builds the trainer, its optimizers and replicas. */
 export async function setupTraining(ctx: { log: { info(msg: string): void } }, backendName: BackendName, threads: number, recipe: Recipe): Promise<TrainingSetup> {
   const { tf, backend, passed } = await loadTf(backendName);
-  ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}${threads > 1 ? `, ${threads} threads` : ''}`);
+  // Replicas split a batch across CPU cores; tensorflow and webgpu parallelise each op themselves.
+  const replicas = backend === 'wasm' || backend === 'cpu' ? threads - 1 : 0;
+  const how = replicas > 0 ? `, ${threads} threads` : threads > 1 ? ` (threads: ${threads} ignored: ${backend} runs each op in parallel itself)` : '';
+  ctx.log.info(`tfjs backend: ${backend}${passed.length ? ` (passed over: ${passed.join('; ')})` : ''}${how}`);
   const trainer = makeTrainer(tf, recipe);
   const opts = trainer.phases.map((ph) => new AdamClass(tf, ph.vars, ph.lr, ph.beta1));
   const weights = modelVars(trainer.models, false);
-  const pool = threads > 1 ? await startReplicas(threads - 1, backend, recipe) : undefined;
+  const pool = replicas > 0 ? await startReplicas(replicas, backend, recipe) : undefined;
   return { tf, backend, trainer, opts, weights, pool };
 }

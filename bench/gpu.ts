@@ -1,0 +1,50 @@
+/**
+ * Training throughput on a GPU: tfjs webgpu (pipe's kernels) against PyTorch
+ * CUDA, the same VAE and DCGAN, batch 32 and 256, side by side in one run;
+ * writes bench/RESULTS-gpu.md. Made to be bundled and carried to a machine
+ * without Node or network (see "GPU benchmark" in the README):
+ *   npm run bench:gpu-bundle    # here: .gpu/bench-gpu.mjs + Dawn
+ *   node .gpu/bench-gpu.mjs     # there
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { provideModules, loadTf } from '../src/tfjs/backend.js';
+import { tfjsTrain } from './train.js';
+
+// The bundle carries these; a source checkout imports them from node_modules as usual.
+provideModules({ webgpu: () => import('webgpu'), '@tensorflow/tfjs-backend-webgpu': () => import('@tensorflow/tfjs-backend-webgpu') });
+
+const PY = process.env.PIPE_BENCH_PYTHON ?? 'python3';
+const here = process.env.PIPE_BENCH_ROOT ?? process.cwd();
+const steps = Number(process.env.PIPE_BENCH_STEPS ?? 20);
+
+function torch(model: string, batch: number): { rate?: number; label: string } {
+  const r = spawnSync(PY, [join(here, 'bench', 'torch_train.py'), model, String(batch), String(steps * 2), '16', '16', 'cuda'], { encoding: 'utf8' });
+  if (r.status !== 0) return { label: (r.stderr.trim().split('\n').pop() ?? 'failed').slice(0, 80) };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images_per_second: number; torch: string };
+  return { rate: j.images_per_second, label: `PyTorch ${j.torch} CUDA` };
+}
+
+const { tf } = await loadTf('webgpu');
+const adapter = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
+const rows: string[] = [];
+for (const model of ['vae', 'gan'] as const) {
+  for (const batch of [32, 256]) {
+    const rate = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
+    const t = torch(model, batch);
+    const ratio = t.rate ? `${((100 * rate) / t.rate).toFixed(1)}%` : '';
+    rows.push(`| train ${model.toUpperCase()} img/s, batch ${batch} | ${rate.toFixed(0)} | ${t.rate ? `${t.rate.toFixed(0)} (${t.label})` : t.label} | ${ratio} |`);
+    console.log(rows[rows.length - 1]);
+  }
+}
+const table = [
+  `pipe GPU benchmarks: tfjs webgpu (Dawn, ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? ''}) vs PyTorch CUDA; ${new Date().toISOString().slice(0, 10)}; medians of 3 runs of ${steps} steps`,
+  '',
+  '| measure | pipe (webgpu) | PyTorch | pipe / PyTorch |',
+  '|---|---|---|---|',
+  ...rows,
+].join('\n');
+writeFileSync(join(here, 'bench', 'RESULTS-gpu.md'), `${table}\n`);
+console.log(`\n${table}`);
+process.exit(0);
