@@ -18,12 +18,12 @@ const shapes: Array<[[number, number, number, number], [number, number, number, 
   [[32, 16, 16, 32], [32, 32, 32, 16], [4, 4, 16, 32]],
 ];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log('dy -> dx | phase ms | col2im ms');
+console.log('dy -> dx | stacked phases ms | col2im ms');
 for (const [dyS, xS, fS] of shapes) {
   const dy = tf.randomNormal(dyS) as TF.Tensor4D;
   const f = tf.randomNormal(fS) as TF.Tensor4D;
   const res: string[] = [];
-  for (const mode of ['phase', 'col2im']) {
+  for (const mode of ['stacked', 'col2im']) {
     process.env.PIPE_CONVT = mode;
     const t: number[] = [];
     for (let i = 0; i < 9; i++) {

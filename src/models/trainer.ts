@@ -117,19 +117,18 @@ export async function trainStep(
   const shards = shard(host, inputs, k);
   const losses: Losses = {};
   for (const [i, phase] of trainer.phases.entries()) {
-    const current = (await Promise.all(weights.map((w) => w.data()))) as Float32Array[];
+    // Sent to the replicas by transfer: wasm reads are copies already; the cpu backend hands out its own storage.
+    const shared = tf.getBackend() !== 'wasm';
+    const current = await Promise.all(
+      weights.map(async (w) => {
+        const d = (await w.data()) as Float32Array;
+        return shared ? d.slice() : d;
+      }),
+    );
     const remote = pool.grads(i, current, shards.slice(1), scalars);
     const own = await phaseGrads(tf, phase, shards[0]!.batch, shards[0]!.inputs, scalars);
     const all = [own, ...(await remote)];
-    const mean = phase.vars.map((v, j) => {
-      const sum = new Float32Array(all[0]!.grads[j]!);
-      for (const r of all.slice(1)) {
-        const g = r.grads[j]!;
-        for (let t = 0; t < sum.length; t++) sum[t]! += g[t]!;
-      }
-      for (let t = 0; t < sum.length; t++) sum[t]! /= k;
-      return tf.tensor(sum, v.shape);
-    });
+    const mean = phase.vars.map((v, j) => tf.tidy(() => tf.div(tf.addN(all.map((r) => tf.tensor(r.grads[j]!, v.shape))), k)));
     opts[i]!.apply(Object.fromEntries(phase.vars.map((v, j) => [v.name, mean[j]!])));
     mean.forEach((t) => t.dispose());
     for (const key of Object.keys(own.report)) losses[key] = all.reduce((s, r) => s + r.report[key]!, 0) / k;
@@ -158,14 +157,21 @@ export async function startReplicas(size: number, backend: string, recipe: unkno
     w.on('message', (a: Answer) => pending[i]!.resolve(a));
     w.on('error', (e) => pending[i]!.reject(e));
   });
-  const ask = (i: number, msg: unknown) =>
+  const ask = (i: number, msg: unknown, transfer: ArrayBuffer[] = []) =>
     new Promise<Answer>((resolve, reject) => {
       pending[i] = { resolve, reject };
-      workers[i]!.postMessage(msg);
+      workers[i]!.postMessage(msg, transfer);
     });
   return {
     size,
-    grads: (phase, weights, shards, scalars) => Promise.all(workers.map((_, i) => ask(i, { phase, weights, batch: shards[i]!.batch, inputs: shards[i]!.inputs, scalars }))),
+    // The weights are fresh copies: the last worker takes their memory, the others (posted first) get clones.
+    grads: (phase, weights, shards, scalars) =>
+      Promise.all(
+        [...workers.keys()]
+          .reverse()
+          .map((i) => ask(i, { phase, weights, batch: shards[i]!.batch, inputs: shards[i]!.inputs, scalars }, i === 0 ? weights.map((w) => w.buffer as ArrayBuffer) : []))
+          .reverse(),
+      ),
     close: async () => {
       await Promise.all(workers.map((w) => w.terminate()));
     },

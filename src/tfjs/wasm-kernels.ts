@@ -5,9 +5,10 @@ import { type Backend, forwardConv, type KernelArgs, Kernels, type Shape4, type 
  * Training kernels the wasm backend lacks or runs slowly, rebuilt from its
  * fast ones (XNNPACK Conv2D, BatchMatMul, Transpose) or written over its heap:
  * - Conv2DBackpropFilter (missing): one dilated conv of x against dy, plus transposes.
- * - Conv2DBackpropInput (a naive loop there): a stride-1 conv of zero-dilated dy with the flipped filter.
+ * - Conv2DBackpropInput (a naive loop there): the stride phases as one stride-1 conv, or a GEMM plus col2im.
  * - BatchMatMul with a transposed operand (about 10× slower there): transpose first, then multiply.
  * - Tile of a broadcast block (batch-norm gradients): doubling copies.
+ * - Identity (a copy there, run for every tensor saved for the backward pass): shared memory.
  * Everything works on TensorInfos through the backend's own kernels, so no
  * op is recorded on the gradient tape and every intermediate is freed.
  */
@@ -51,10 +52,10 @@ function conv2dBackpropFilter(backendName: string) {
 
 /**
  * dx = conv2dTranspose(dy, W). When the stride divides the kernel and the
- * input size (every layer of pipe's models), it splits into s² stride-1
- * "phase" convs, each with one tap in s of the flipped filter, whose outputs
- * interleave into dx: no multiplications by inserted zeros. Otherwise dy is
- * zero-dilated and convolved once with the flipped filter.
+ * input size (every layer of pipe's models), each of the s² output "phases"
+ * (rows ≡ a, columns ≡ b mod s) is a stride-1 conv of dy with one tap in s of
+ * the flipped filter: no multiplications by inserted zeros (stackedPhaseConv).
+ * Otherwise dy is zero-dilated and convolved once with the flipped filter.
  */
 function conv2dBackpropInput(backendName: string) {
   return ({ inputs, backend, attrs }: KernelArgs) => {
@@ -64,11 +65,11 @@ function conv2dBackpropInput(backendName: string) {
     try {
       const [sh, sw] = [conv.strideHeight, conv.strideWidth];
       const [KH, KW] = [conv.filterHeight, conv.filterWidth];
-      // PIPE_CONVT=phase|col2im forces one strategy (bench/convt.ts compares them).
+      // PIPE_CONVT=stacked|col2im forces one strategy (bench/convt.ts compares them).
       const mode = process.env.PIPE_CONVT;
       if (mode === 'col2im' || (mode === undefined && preferCol2im(conv))) return col2imConv(k, dy, filter, conv);
       const phased = (sh > 1 || sw > 1) && KH % sh === 0 && KW % sw === 0 && conv.inHeight % sh === 0 && conv.inWidth % sw === 0;
-      return phased ? phaseConvs(k, dy, filter, conv) : dilatedConv(k, dy, filter, conv);
+      return phased ? stackedPhaseConv(k, dy, filter, conv) : dilatedConv(k, dy, filter, conv);
     } finally {
       k.dispose();
     }
@@ -78,7 +79,7 @@ function conv2dBackpropInput(backendName: string) {
 /**
  * Which transposed-conv strategy is faster, as measured with bench/convt.ts on the
  * GAN's and VAE's layers: col2im for few input channels or a small dy (where XNNPACK's
- * per-call setup and narrow outputs dominate), phase convs otherwise.
+ * per-call setup and narrow outputs dominate), stacked phase convs otherwise.
  */
 function preferCol2im(conv: backend_util.Conv2DInfo): boolean {
   return conv.inChannels <= 8 || conv.outHeight * conv.outWidth <= 64;
@@ -111,34 +112,53 @@ function paddedConv(k: Kernels, x: TensorInfo, w: TensorInfo, top: number, left:
   return cropped ? k.slice(out, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, outH, outW, CI], keep) : out;
 }
 
-function phaseConvs(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
+/**
+ * The s² phase convs as one: every phase reads a (KH/s)×(KW/s) window of dy, at an offset of
+ * at most one row/column from the others, so one stride-1 conv whose output channels are
+ * [phase, channel] computes them all on a grid one larger than dy (a few percent of extra
+ * work, against s² separate small convs); the phases are then interleaved into dx.
+ */
+function stackedPhaseConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
   const [sh, sw] = [conv.strideHeight, conv.strideWidth];
   const [MH, MW] = [conv.filterHeight / sh, conv.filterWidth / sw];
-  const [CI, CO] = [conv.inChannels, conv.outChannels];
-  const [QH, QW] = [conv.inHeight / sh, conv.inWidth / sw];
-  const N = dy.shape[0]!;
-  // [KH,KW,CI,CO] -> [MH,sh,MW,sw,CI,CO] -> [sh,sw,MH,MW,CO,CI], flipped over the taps.
-  const split = k.reshape(filter, [MH, sh, MW, sw, CI, CO]);
-  const phasesFirst = k.transpose(split, [1, 3, 0, 2, 5, 4]);
-  const flipped = k.run('Reverse', { x: phasesFirst }, { dims: [2, 3] });
-  const rows: TensorInfo[] = [];
-  for (let a = 0; a < sh; a++) {
-    const cols: TensorInfo[] = [];
-    for (let b = 0; b < sw; b++) {
-      // Output rows i = sh·q + a take taps kh ≡ (a + pt) mod sh, reading dy rows q + ⌊(a + pt)/sh⌋ - m.
-      const ra = (a + conv.padInfo.top) % sh;
-      const rb = (b + conv.padInfo.left) % sw;
-      const ca = Math.floor((a + conv.padInfo.top) / sh);
-      const cb = Math.floor((b + conv.padInfo.left) / sw);
-      const w = k.reshape(k.slice(flipped, [ra, rb, 0, 0, 0, 0], [1, 1, MH, MW, CO, CI]), [MH, MW, CO, CI]);
-      cols.push(paddedConv(k, dy, w, MH - 1 - ca, MW - 1 - cb, QH, QW, false));
-    }
-    // Interleave columns: [N,QH,QW,sw,CI] -> [N,QH,QW·sw,CI].
-    rows.push(k.reshape(k.run('Pack', cols, { axis: 3 }), [N, QH, QW * sw, CI]));
-  }
-  // Interleave rows: [N,QH,sh,W,CI] -> [N,H,W,CI].
-  const packed = k.run('Pack', rows, { axis: 2 });
-  return k.run('Reshape', { x: packed }, { shape: [N, QH * sh, QW * sw, CI] }, true);
+  const { inChannels: CI, outChannels: CO, inHeight: H, inWidth: W, filterWidth: KW } = conv;
+  const [N, QH, QW] = [dy.shape[0]!, H / sh, W / sw];
+  // Output rows s·q + a read dy rows q + c - m (m < MH) with filter rows kh = s·m + r.
+  const phase = (a: number, s: number, pad: number) => ({ r: (a + pad) % s, c: Math.floor((a + pad) / s) });
+  const rows = Array.from({ length: sh }, (_, a) => phase(a, sh, conv.padInfo.top));
+  const cols = Array.from({ length: sw }, (_, b) => phase(b, sw, conv.padInfo.left));
+  const [c0h, c0w] = [Math.min(...rows.map((p) => p.c)), Math.min(...cols.map((p) => p.c))];
+  const [PH, PW] = [QH + Math.max(...rows.map((p) => p.c)) - c0h, QW + Math.max(...cols.map((p) => p.c)) - c0w];
+  const backend = k.raw as HeapBackend;
+  const G = sh * sw * CI;
+  const stacked = k.own(backend.makeOutput([MH, MW, CO, G], 'float32'));
+  const w = backend.typedArrayFromHeap(filter) as Float32Array;
+  const ws = backend.typedArrayFromHeap(stacked) as Float32Array;
+  for (let t = 0; t < MH; t++)
+    for (let u = 0; u < MW; u++)
+      for (let a = 0; a < sh; a++)
+        for (let b = 0; b < sw; b++) {
+          const kh = sh * (MH - 1 - t) + rows[a]!.r;
+          const kw = sw * (MW - 1 - u) + cols[b]!.r;
+          for (let c = 0; c < CI; c++)
+            for (let o = 0; o < CO; o++) ws[((t * MW + u) * CO + o) * G + (a * sw + b) * CI + c] = w[((kh * KW + kw) * CI + c) * CO + o]!;
+        }
+  const y = paddedConv(k, dy, stacked, MH - 1 - c0h, MW - 1 - c0w, PH, PW, false);
+  const out = backend.makeOutput([N, H, W, CI], 'float32');
+  const src = backend.typedArrayFromHeap(y) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  for (let n = 0; n < N; n++)
+    for (let q = 0; q < QH; q++)
+      for (let a = 0; a < sh; a++) {
+        const yRow = (n * PH + q + rows[a]!.c - c0h) * PW;
+        const dRow = (n * H + q * sh + a) * W * CI;
+        for (let r = 0; r < QW; r++)
+          for (let b = 0; b < sw; b++) {
+            const from = (yRow + r + cols[b]!.c - c0w) * G + (a * sw + b) * CI;
+            dst.set(src.subarray(from, from + CI), dRow + (r * sw + b) * CI);
+          }
+      }
+  return out;
 }
 
 function dilatedConv(k: Kernels, dy: TensorInfo, filter: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
@@ -226,7 +246,22 @@ function batchMatMul(backendName: string, original: (args: never) => TensorInfo)
 type HeapBackend = Backend & {
   makeOutput(shape: number[], dtype: string): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: object): void;
 };
+
+/**
+ * Identity shares the input's memory (one more reference) where wasm copies it:
+ * tfjs clones every tensor a kernel saves for the backward pass through Identity.
+ * No kernel writes into its inputs, and a variable's assign swaps memory rather
+ * than overwriting it, so a shared clone keeps its values.
+ */
+function identity() {
+  return ({ inputs, backend }: KernelArgs) => {
+    const x = inputs.x!;
+    (backend as HeapBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
 
 /**
  * Tile where only leading size-1 dims repeat (batch-norm gradients broadcast
@@ -254,4 +289,5 @@ export const WASM_KERNELS: Record<string, Wrap> = {
   Conv2DBackpropInput: () => conv2dBackpropInput('wasm'),
   BatchMatMul: (original) => batchMatMul('wasm', original),
   Tile: tile,
+  Identity: identity,
 };
