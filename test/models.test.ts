@@ -4,6 +4,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { Adam } from '../src/models/adam.js';
 import { buildGan } from '../src/models/gan.js';
+import { leanGradients } from '../src/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/models/io.js';
 import { modelVars, trainLoop } from '../src/models/loop.js';
 import type { Recipe } from '../src/models/recipes.js';
@@ -51,6 +52,35 @@ describe('wasm training kernels', () => {
   });
 });
 
+
+describe('lean training gradients', () => {
+  it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
+    const config = { size: 16, noise: 4, filters: 3, seed: 5 };
+    const [plain, lean] = [buildGan(tf, config), buildGan(tf, config)];
+    leanGradients(tf, lean.generator);
+    leanGradients(tf, lean.discriminator);
+    const z = tf.tensor2d(random([6, 4], 'z'), [6, 4]);
+    const w = tf.tensor2d(random([6, 1], 'w'), [6, 1]);
+    const grads = (g: { generator: TF.LayersModel; discriminator: TF.LayersModel }) => {
+      const vars = modelVars([g.generator, g.discriminator], true);
+      const { grads: got } = tf.variableGrads(() => tf.sum(tf.mul(g.discriminator.apply(g.generator.apply(z, { training: true }), { training: true }) as TF.Tensor, w)) as TF.Scalar, vars);
+      return vars.map((v) => got[v.name]!.dataSync());
+    };
+    const [a, b] = [grads(plain), grads(lean)];
+    assert.equal(a.length, b.length);
+    // 1e-4 of each variable's largest gradient, plus a floor for the biases of convs followed
+    // by batch norm, whose true gradient is 0: both sides are rounding noise of about 1e-6 there.
+    a.forEach((ga, i) => {
+      const scale = Math.max(...ga.map(Math.abs));
+      const worst = Math.max(...ga.map((v, j) => Math.abs(v - b[i]![j]!)));
+      assert.ok(worst < 1e-4 * scale + 1e-5, `variable ${i}: largest gradient ${scale}, difference ${worst}`);
+    });
+    const stats = (g: { generator: TF.LayersModel; discriminator: TF.LayersModel }) => modelVars([g.generator, g.discriminator], false).filter((v) => /moving/.test(v.name)).map((v) => v.dataSync());
+    const [sa, sb] = [stats(plain), stats(lean)];
+    assert.equal(sa.length, 6);
+    sa.forEach((v, i) => v.forEach((x, j) => assert.ok(Math.abs(x - sb[i]![j]!) < 1e-5, `moving statistic ${i}[${j}]: ${x} vs ${sb[i]![j]}`)));
+  });
+});
 
 describe('models', () => {
   const size = 16;

@@ -3,7 +3,7 @@ import type { Rng } from '../rng.js';
 import type { Tf } from '../tfjs/backend.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { modelVars } from './loop.js';
-import { unfuseConvs } from './unfuse.js';
+import { leanGradients } from './lean-grads.js';
 import type { HostTensor, Trainer } from './trainer.js';
 import { buildVae, vaeLoss, type VaeConfig } from './vae.js';
 
@@ -44,7 +44,8 @@ function vaeTrainer(tf: Tf, r: Extract<Recipe, { kind: 'vae' }>): Trainer {
  */
 function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
-  unfuseConvs(tf, D);
+  leanGradients(tf, G);
+  leanGradients(tf, D);
   const bce = (logits: TF.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits) as TF.Scalar;
   const jitter = (t: TF.Tensor, noise: TF.Tensor | undefined, sigma: number) => (noise && sigma > 0 ? tf.add(t, tf.mul(noise, sigma)) : t);
   return {
