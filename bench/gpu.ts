@@ -1,6 +1,6 @@
 /**
- * Training throughput on a GPU: tfjs webgpu (pipe's kernels) against PyTorch
- * CUDA, the same VAE and DCGAN, batch 32 and 256, side by side in one run;
+ * Training throughput on a GPU: tfjs webgpu with pipe's kernels and with tfjs'
+ * own, against PyTorch CUDA, the same VAE and DCGAN, batch 32 and 256, side by side in one run;
  * writes bench/RESULTS-gpu.md. Made to be bundled and carried to a machine
  * without Node or network (see "GPU benchmark" in the README):
  *   npm run bench:gpu-bundle    # here: .gpu/bench-gpu.mjs + Dawn
@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { provideModules, loadTf } from '../src/tfjs/backend.js';
+import { registerTrainingKernels } from '../src/tfjs/kernels.js';
 import { tfjsTrain } from './train.js';
 
 // The bundle carries these; a source checkout imports them from node_modules as usual.
@@ -28,21 +29,26 @@ function torch(model: string, batch: number): { rate?: number; label: string } {
 
 const { tf } = await loadTf('webgpu');
 const adapter = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
+// Registering again returns the way back to tfjs' own kernels, for the side-by-side "stock" column.
+const restoreStock = registerTrainingKernels('webgpu');
 const rows: string[] = [];
 for (const model of ['vae', 'gan'] as const) {
   for (const batch of [32, 256]) {
+    registerTrainingKernels('webgpu');
     const rate = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
+    restoreStock();
+    const stock = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
     const t = torch(model, batch);
     const ratio = t.rate ? `${((100 * rate) / t.rate).toFixed(1)}%` : '';
-    rows.push(`| train ${model.toUpperCase()} img/s, batch ${batch} | ${rate.toFixed(0)} | ${t.rate ? `${t.rate.toFixed(0)} (${t.label})` : t.label} | ${ratio} |`);
+    rows.push(`| train ${model.toUpperCase()} img/s, batch ${batch} | ${rate.toFixed(0)} | ${stock.toFixed(0)} | ${t.rate ? `${t.rate.toFixed(0)} (${t.label})` : t.label} | ${ratio} |`);
     console.log(rows[rows.length - 1]);
   }
 }
 const table = [
   `pipe GPU benchmarks: tfjs webgpu (Dawn, ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? ''}) vs PyTorch CUDA; ${new Date().toISOString().slice(0, 10)}; medians of 3 runs of ${steps} steps`,
   '',
-  '| measure | pipe (webgpu) | PyTorch | pipe / PyTorch |',
-  '|---|---|---|---|',
+  '| measure | pipe (webgpu, pipe kernels) | tfjs webgpu, stock kernels | PyTorch | pipe / PyTorch |',
+  '|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 writeFileSync(join(here, 'bench', 'RESULTS-gpu.md'), `${table}\n`);
