@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { provideModules, loadTf } from '../src/tfjs/backend.js';
 import { registerTrainingKernels } from '../src/tfjs/kernels.js';
-import { tfjsTrain } from './train.js';
+import { median, tfjsTrain } from './train.js';
 
 // The bundle carries these; a source checkout imports them from node_modules as usual.
 provideModules({ webgpu: () => import('webgpu'), '@tensorflow/tfjs-backend-webgpu': () => import('@tensorflow/tfjs-backend-webgpu') });
@@ -32,7 +32,8 @@ const adapter = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; a
 // Registering again returns the way back to tfjs' own kernels, for the side-by-side "stock" column.
 const restoreStock = registerTrainingKernels('webgpu');
 const rows: string[] = [];
-for (const model of ['vae', 'gan'] as const) {
+// PIPE_BENCH_STEPS=0 times the kernels only.
+for (const model of steps > 0 ? (['vae', 'gan'] as const) : []) {
   for (const batch of [32, 256]) {
     registerTrainingKernels('webgpu');
     const rate = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
@@ -44,12 +45,45 @@ for (const model of ['vae', 'gan'] as const) {
     console.log(rows[rows.length - 1]);
   }
 }
+// The kernel alone, per layer of the GAN (filters 16): tfjs' Conv2DBackpropFilter against pipe's.
+const kernelRows: string[] = [];
+for (const batch of [32, 256]) {
+  for (const [hw, ci, co] of [[64, 1, 16], [32, 16, 32], [16, 32, 64], [8, 64, 128]] as const) {
+    const x = tf.randomNormal([batch, hw, hw, ci]);
+    const dy = tf.randomNormal([batch, hw / 2, hw / 2, co]);
+    const time = async () => {
+      const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, ci, co] } as never) as import('@tensorflow/tfjs').Tensor;
+      await run().data();
+      const ms: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = performance.now();
+        const r = run();
+        await r.data();
+        r.dispose();
+        ms.push(performance.now() - t0);
+      }
+      return median(ms);
+    };
+    registerTrainingKernels('webgpu');
+    const ours = await time();
+    restoreStock();
+    const theirs = await time();
+    kernelRows.push(`| x ${batch}×${hw}×${hw}×${ci} → dW 4×4×${ci}×${co} | ${ours.toFixed(2)} | ${theirs.toFixed(2)} | ${(theirs / ours).toFixed(1)}× |`);
+    console.log(kernelRows[kernelRows.length - 1]);
+    x.dispose();
+    dy.dispose();
+  }
+}
 const table = [
   `pipe GPU benchmarks: tfjs webgpu (Dawn, ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? ''}) vs PyTorch CUDA; ${new Date().toISOString().slice(0, 10)}; medians of 3 runs of ${steps} steps`,
   '',
   '| measure | pipe (webgpu, pipe kernels) | tfjs webgpu, stock kernels | PyTorch | pipe / PyTorch |',
   '|---|---|---|---|---|',
   ...rows,
+  '',
+  '| Conv2DBackpropFilter alone (GAN layers) | pipe ms | tfjs stock ms | stock / pipe |',
+  '|---|---|---|---|',
+  ...kernelRows,
 ].join('\n');
 writeFileSync(join(here, 'bench', 'RESULTS-gpu.md'), `${table}\n`);
 console.log(`\n${table}`);
