@@ -116,9 +116,9 @@ export async function trainStep(
   const k = 1 + pool.size;
   const shards = shard(host, inputs, k);
   const losses: Losses = {};
+  // Weights go to the replicas by transfer: wasm reads are copies already; the cpu backend hands out its own storage.
+  const shared = tf.getBackend() !== 'wasm';
   for (const [i, phase] of trainer.phases.entries()) {
-    // Sent to the replicas by transfer: wasm reads are copies already; the cpu backend hands out its own storage.
-    const shared = tf.getBackend() !== 'wasm';
     const current = await Promise.all(
       weights.map(async (w) => {
         const d = (await w.data()) as Float32Array;
@@ -164,7 +164,7 @@ export async function startReplicas(size: number, backend: string, recipe: unkno
     });
   return {
     size,
-    // The weights are fresh copies: the last worker takes their memory, the others (posted first) get clones.
+    // The weights are fresh copies: worker 0, posted to last, takes their memory; the others get clones.
     grads: (phase, weights, shards, scalars) =>
       Promise.all(
         [...workers.keys()]
