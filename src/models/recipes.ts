@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Rng } from '../rng.js';
+import { sizeOf } from '../tensor.js';
 import type { Tf } from '../tfjs/backend.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { modelVars } from './loop.js';
@@ -13,7 +14,7 @@ export type Recipe =
   | { kind: 'gan'; model: GanConfig; lr: number; beta1: number; labelSmoothing: number };
 
 function normal(rng: Rng, shape: number[]): HostTensor {
-  return { data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape };
+  return { data: Float32Array.from({ length: sizeOf(shape) }, () => rng.normal()), shape };
 }
 
 /** VAE: one phase; the reparameterisation noise ε is the step's input; scalars.beta weighs the KL term. */

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Rng } from '../rng.js';
+import { sizeOf } from '../tensor.js';
 import { loadTf, type BackendName, type Tf } from '../tfjs/backend.js';
 import { Adam as AdamClass, type Adam } from './adam.js';
 import { modelVars, type Losses } from './loop.js';
@@ -29,7 +30,7 @@ export interface Trainer {
 }
 
 function rows(t: HostTensor, from: number, to: number): HostTensor {
-  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const per = sizeOf(t.shape.slice(1));
   return { data: t.data.slice(from * per, to * per), shape: [to - from, ...t.shape.slice(1)] };
 }
 

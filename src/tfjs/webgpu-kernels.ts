@@ -1,4 +1,5 @@
 import { env, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { sizeOf } from '../tensor.js';
 import { forwardConv, type KernelArgs, Kernels, type Shape4, type Wrap } from './kernel-util.js';
 
 /**
@@ -210,7 +211,7 @@ function avoidSplitK(original: (args: never) => TensorInfo) {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
     const rank = a.shape.length;
-    const batch = Math.max(size(a.shape.slice(0, -2)), size(b.shape.slice(0, -2)));
+    const batch = Math.max(sizeOf(a.shape.slice(0, -2)), sizeOf(b.shape.slice(0, -2)));
     const inner = a.shape[transposeA ? rank - 2 : rank - 1]!;
     const m = a.shape[transposeA ? rank - 1 : rank - 2]!;
     const n = b.shape[transposeB ? b.shape.length - 2 : b.shape.length - 1]!;
@@ -224,10 +225,6 @@ function avoidSplitK(original: (args: never) => TensorInfo) {
       env().set('WEBGPU_MATMUL_PROGRAM_TYPE', -1);
     }
   };
-}
-
-function size(shape: number[]): number {
-  return shape.reduce((x, y) => x * y, 1);
 }
 
 export const WEBGPU_KERNELS: Record<string, Wrap> = {
