@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { provideModules, loadTf } from '../src/tfjs/backend.js';
 import { registerTrainingKernels } from '../src/tfjs/kernels.js';
-import { median, tfjsTrain } from './train.js';
+import { median, tfjsProfile, tfjsTrain } from './train.js';
 
 // The bundle carries these; a source checkout imports them from node_modules as usual.
 provideModules({ webgpu: () => import('webgpu'), '@tensorflow/tfjs-backend-webgpu': () => import('@tensorflow/tfjs-backend-webgpu') });
@@ -54,13 +54,14 @@ for (const batch of [32, 256]) {
     const time = async () => {
       const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, ci, co] } as never) as import('@tensorflow/tfjs').Tensor;
       await run().data();
+      // 20 back to back, then one read: the queue runs in order, so this times the kernels, not the round trip.
       const ms: number[] = [];
-      for (let i = 0; i < 7; i++) {
+      for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
-        const r = run();
-        await r.data();
-        r.dispose();
-        ms.push(performance.now() - t0);
+        const rs = Array.from({ length: 20 }, run);
+        await rs[19]!.data();
+        ms.push((performance.now() - t0) / 20);
+        tf.dispose(rs);
       }
       return median(ms);
     };
@@ -74,6 +75,20 @@ for (const batch of [32, 256]) {
     dy.dispose();
   }
 }
+// PIPE_BENCH_PROFILE=1: where a step's time goes at batch 256, device time by kernel (timestamp queries) against the wall clock.
+const profileRows: string[] = [];
+for (const model of process.env.PIPE_BENCH_PROFILE ? (['vae', 'gan'] as const) : []) {
+  for (const kernels of ['pipe', 'tfjs stock'] as const) {
+    if (kernels === 'pipe') registerTrainingKernels('webgpu');
+    else restoreStock();
+    const { kernels: times, stepMs } = await tfjsProfile('webgpu', model, 16, 256);
+    const deviceMs = times.reduce((s, k) => s + k.ms, 0);
+    const dispatches = times.reduce((s, k) => s + k.calls, 0);
+    const top = times.slice(0, 5).map((k) => `${k.name} ${k.ms.toFixed(2)} (${k.calls})`).join(', ');
+    profileRows.push(`| ${model.toUpperCase()}, ${kernels} kernels | ${stepMs.toFixed(1)} | ${deviceMs.toFixed(1)} | ${dispatches} | ${top} |`);
+    console.log(profileRows[profileRows.length - 1]);
+  }
+}
 const table = [
   `pipe GPU benchmarks: tfjs webgpu (Dawn, ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? ''}) vs PyTorch CUDA; ${new Date().toISOString().slice(0, 10)}; medians of 3 runs of ${steps} steps`,
   '',
@@ -84,6 +99,9 @@ const table = [
   '| Conv2DBackpropFilter alone (GAN layers) | pipe ms | tfjs stock ms | stock / pipe |',
   '|---|---|---|---|',
   ...kernelRows,
+  ...(profileRows.length
+    ? ['', '| one training step, batch 256 | wall ms | kernel ms | kernel calls | largest: kernel ms (calls) |', '|---|---|---|---|---|', ...profileRows]
+    : []),
 ].join('\n');
 writeFileSync(join(here, 'bench', 'RESULTS-gpu.md'), `${table}\n`);
 console.log(`\n${table}`);

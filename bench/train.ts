@@ -8,8 +8,8 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Training img/s of the train-vae / train-gan step on a tfjs backend, random binary 64×64 data: the median of three timed runs. */
-export async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1, bs = 32): Promise<number> {
+/** One train-vae / train-gan step on a tfjs backend, on a fixed random binary 64×64 batch. */
+async function benchStep(backend: BackendName, model: 'vae' | 'gan', filters: number, threads: number, bs: number) {
   const recipe: Recipe =
     model === 'vae'
       ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
@@ -18,6 +18,16 @@ export async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', step
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');
   const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);
+  const close = async () => {
+    await pool?.close();
+    x.dispose();
+  };
+  return { tf, step, close };
+}
+
+/** Training img/s of the train-vae / train-gan step on a tfjs backend, random binary 64×64 data: the median of three timed runs. */
+export async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1, bs = 32): Promise<number> {
+  const { step, close } = await benchStep(backend, model, filters, threads, bs);
   // The stock cpu backend takes minutes a step: one timed step, no warm-up.
   const [warmup, reps] = backend === 'cpu' ? [0, 1] : [2, 3];
   for (let i = 0; i < warmup; i++) await step();
@@ -27,7 +37,37 @@ export async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', step
     for (let i = 0; i < steps; i++) await step();
     rates.push((steps * bs) / ((performance.now() - t0) / 1000));
   }
-  await pool?.close();
-  x.dispose();
+  await close();
   return median(rates);
+}
+
+export interface KernelTime {
+  name: string;
+  calls: number;
+  ms: number;
+}
+
+/**
+ * Where one training step's device time goes: tf.profile over a warmed-up
+ * step, kernel times summed by kernel name (largest first). On webgpu the
+ * times come from timestamp queries; backends without timers report 0.
+ */
+export async function tfjsProfile(backend: BackendName, model: 'vae' | 'gan', filters: number, bs: number): Promise<{ kernels: KernelTime[]; stepMs: number }> {
+  const { tf, step, close } = await benchStep(backend, model, filters, 1, bs);
+  for (let i = 0; i < 3; i++) await step();
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) await step();
+  const stepMs = (performance.now() - t0) / 10;
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  await close();
+  const byName = new Map<string, KernelTime>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { name: k.name, calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    byName.set(k.name, e);
+  }
+  return { kernels: [...byName.values()].sort((a, b) => b.ms - a.ms), stepMs };
 }

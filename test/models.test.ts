@@ -53,6 +53,21 @@ describe('wasm training kernels', () => {
 });
 
 
+describe('sum and mean gradients', () => {
+  it('broadcast dy on the device with the values tfjs gives: dy, and dy over the count for mean', () => {
+    const x = tf.tensor(random([2, 3, 4], 'x'), [2, 3, 4]);
+    const c = random([3], 'c');
+    for (const keepDims of [false, true]) {
+      const [gs, gm] = [tf.sum, tf.mean].map((reduce) => tf.grad((v: TF.Tensor) => tf.sum(tf.mul(reduce(v, [0, 2], keepDims), tf.tensor(c, keepDims ? [1, 3, 1] : [3]))))(x));
+      const at = (i: number) => Math.fround(c[Math.floor(i / 4) % 3]!);
+      assert.deepEqual(Array.from(gs!.dataSync()), Array.from({ length: 24 }, (_, i) => at(i)));
+      assert.deepEqual(Array.from(gm!.dataSync()), Array.from({ length: 24 }, (_, i) => Math.fround(at(i) / 8)));
+    }
+    const full = tf.grad((v: TF.Tensor) => tf.mul(tf.mean(v), 3))(x);
+    assert.deepEqual(Array.from(full.dataSync()), new Array(24).fill(Math.fround(3 / 24)));
+  });
+});
+
 describe('lean training gradients', () => {
   it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
     const config = { size: 16, noise: 4, filters: 3, seed: 5 };

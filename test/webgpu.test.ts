@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getKernel } from '@tensorflow/tfjs-core';
+import { Adam, ADAM_UPDATE } from '../src/models/adam.js';
 import { loadTf, type Tf } from '../src/tfjs/backend.js';
 import { registerTrainingKernels } from '../src/tfjs/kernels.js';
 import { planFilterGrad } from '../src/tfjs/webgpu-kernels.js';
@@ -52,5 +53,54 @@ describe('webgpu training kernels', { skip: unavailable || false }, () => {
     assert.notEqual(stock, ours);
     registerTrainingKernels('webgpu');
     assert.notEqual(getKernel('Conv2DBackpropFilter', 'webgpu')!.kernelFunc, stock);
+  });
+
+  it('uploads host values exactly, also into buffers freed while commands using them were pending', async () => {
+    const t = tf!;
+    const backend = t.backend() as unknown as { uploadToGPU: unknown };
+    assert.notEqual(backend.uploadToGPU, Object.getPrototypeOf(backend).uploadToGPU, 'pipe upload path installed');
+    const expected: number[][] = [];
+    const results: Array<import('@tensorflow/tfjs').Tensor> = [];
+    let acc = t.zeros([1000]);
+    for (let i = 0; i < 40; i++) {
+      const host = random([1000], `u${i}`);
+      // Same-sized buffers are freed and reused between recording and submission.
+      const next = t.tidy(() => t.add(acc, t.tensor1d(host)));
+      acc.dispose();
+      acc = next;
+      expected.push(Array.from(host));
+      results.push(t.tensor1d(Int32Array.from(host, (v) => Math.round(v * 100) | 0), 'int32'));
+    }
+    const sum = expected.reduce((s, h) => s.map((v, j) => v + h[j]!), new Array<number>(1000).fill(0));
+    const got = await acc.data();
+    assert.ok(Math.max(...sum.map((v, j) => Math.abs(v - got[j]!))) < 1e-4);
+    for (const [i, r] of results.entries()) assert.deepEqual(Array.from(await r.data()), expected[i]!.map((v) => Math.round(v * 100) | 0));
+    assert.deepEqual(Array.from(await t.tensor1d([true, false, true], 'bool').data()), [1, 0, 1]);
+    t.dispose([acc, ...results]);
+  });
+
+  it('the fused Adam update matches the op-by-op update', async () => {
+    const t = tf!;
+    assert.ok(getKernel(ADAM_UPDATE, 'webgpu'), 'fused kernel registered');
+    const run = (steps: number) => {
+      const w = t.variable(t.tensor(random([5, 7], 'w'), [5, 7]));
+      const adam = new Adam(t, [w], 0.01, 0.5, 0.999);
+      for (let i = 0; i < steps; i++) {
+        const g = t.tensor(random([5, 7], `g${i}`), [5, 7]);
+        adam.apply({ [w.name]: g });
+        g.dispose();
+      }
+      return [w, ...adam.state()];
+    };
+    const fused = await Promise.all(run(3).map((v) => v.data()));
+    const restore = registerTrainingKernels('webgpu');
+    restore();
+    assert.equal(getKernel(ADAM_UPDATE, 'webgpu'), undefined);
+    const plain = await Promise.all(run(3).map((v) => v.data()));
+    registerTrainingKernels('webgpu');
+    for (const [i, f] of fused.entries()) {
+      const worst = Math.max(...Array.from(f, (v, j) => Math.abs(v - plain[i]![j]!) / (Math.abs(plain[i]![j]!) + 1e-6)));
+      assert.ok(worst < 1e-5, `state ${i}: max relative difference ${worst}`);
+    }
   });
 });

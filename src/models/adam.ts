@@ -1,6 +1,16 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../tfjs/backend.js';
 
+/** A backend may register this kernel: inputs w, g, m, v; attributes AdamUpdateAttrs; outputs [w, m, v] updated. */
+export const ADAM_UPDATE = 'PipeAdamUpdate';
+
+export interface AdamUpdateAttrs {
+  beta1: number;
+  beta2: number;
+  alpha: number;
+  epsHat: number;
+}
+
 /**
  * Adam with its whole state in plain sight (moments and step count), so a
  * checkpoint restores it exactly: tfjs' own Adam recomputes β^t on restore
@@ -29,18 +39,28 @@ export class Adam {
     // Bias corrections in float64 on the host: exact and the same after a resume.
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
-    const alpha = (this.lr * Math.sqrt(c2)) / c1;
+    const attrs: AdamUpdateAttrs = { beta1: this.beta1, beta2: this.beta2, alpha: (this.lr * Math.sqrt(c2)) / c1, epsHat: this.eps * Math.sqrt(c2) };
+    const fused = tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       this.vars.forEach((w, i) => {
         const g = grads[w.name];
         if (!g) return;
-        const m = tf.add(tf.mul(this.m[i]!, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(this.v[i]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        this.m[i]!.assign(m);
-        this.v[i]!.assign(v);
-        w.assign(tf.sub(w, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), this.eps * Math.sqrt(c2)))));
+        const [w2, m, v] = fused
+          ? (tf.engine().runKernel(ADAM_UPDATE, { w, g, m: this.m[i]!, v: this.v[i]! }, attrs as unknown as TF.NamedAttrMap) as TF.Tensor[])
+          : this.update(w, g, this.m[i]!, this.v[i]!, attrs);
+        this.m[i]!.assign(m!);
+        this.v[i]!.assign(v!);
+        w.assign(w2!);
       });
     });
+  }
+
+  /** The update op by op, for backends without the fused kernel. */
+  private update(w: TF.Tensor, g: TF.Tensor, m0: TF.Tensor, v0: TF.Tensor, { beta1, beta2, alpha, epsHat }: AdamUpdateAttrs): TF.Tensor[] {
+    const { tf } = this;
+    const m = tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1));
+    const v = tf.add(tf.mul(v0, beta2), tf.mul(tf.square(g), 1 - beta2));
+    return [tf.sub(w, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), epsHat))), m, v];
   }
 
   state(): TF.Tensor[] {

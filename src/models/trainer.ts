@@ -57,11 +57,18 @@ function phaseTensors(tf: Tf, phase: Phase, x: TF.Tensor4D, ins: TF.Tensor[], sc
   return { grads, report };
 }
 
-/** Reads reported losses to the host and frees them; async, since webgpu cannot read synchronously in Node. */
-async function readReport(report: Record<string, TF.Scalar>): Promise<Losses> {
-  const entries = await Promise.all(Object.entries(report).map(async ([k, v]) => [k, (await v.data())[0]!] as const));
-  Object.values(report).forEach((v) => v.dispose());
-  return Object.fromEntries(entries);
+/**
+ * Reads reported losses to the host and frees them: async, since webgpu
+ * cannot read synchronously in Node, and as one tensor, since each read is a
+ * round trip to the device.
+ */
+async function readReport(tf: Tf, report: Record<string, TF.Scalar>): Promise<Losses> {
+  const keys = Object.keys(report);
+  if (keys.length === 0) return {};
+  const all = tf.stack(Object.values(report));
+  const values = await all.data();
+  [all, ...Object.values(report)].forEach((v) => v.dispose());
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]!]));
 }
 
 /** Gradients of one phase on one shard, as host arrays in the order of phase.vars, plus the reported losses. */
@@ -72,7 +79,7 @@ export async function phaseGrads(tf: Tf, phase: Phase, batch: HostTensor, inputs
   [x, ...ins].forEach((v) => v.dispose());
   const grads = (await Promise.all(t.grads.map((g) => g.data()))) as Float32Array[];
   t.grads.forEach((g) => g.dispose());
-  return { grads, report: await readReport(t.report) };
+  return { grads, report: await readReport(tf, t.report) };
 }
 
 /** Workers computing phase gradients on their shards of each batch (see replica.ts). */
@@ -103,15 +110,15 @@ export async function trainStep(
   const inputs = trainer.inputs(rng, n, scalars);
   if (!pool) {
     const ins = inputs.map((t) => tf.tensor(t.data, t.shape));
-    const reports: Array<Record<string, TF.Scalar>> = [];
+    const report: Record<string, TF.Scalar> = {};
     for (const [i, phase] of trainer.phases.entries()) {
-      const { grads, report } = phaseTensors(tf, phase, batch, ins, scalars);
+      const { grads, report: phaseReport } = phaseTensors(tf, phase, batch, ins, scalars);
       opts[i]!.apply(Object.fromEntries(phase.vars.map((v, j) => [v.name, grads[j]!])));
       grads.forEach((g) => g.dispose());
-      reports.push(report);
+      Object.assign(report, phaseReport);
     }
     ins.forEach((t) => t.dispose());
-    return Object.assign({}, ...(await Promise.all(reports.map(readReport)))) as Losses;
+    return readReport(tf, report);
   }
   const host: HostTensor = { data: (await batch.data()) as Float32Array, shape: [...batch.shape] };
   const k = 1 + pool.size;

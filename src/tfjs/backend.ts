@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { registerTrainingKernels } from './kernels.js';
+import { registerGradients } from './gradients.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type Tf = typeof TF;
@@ -122,6 +123,7 @@ export function loadTf(requested: BackendName): Promise<TfRuntime> {
     const tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
     // PROD silences tfjs' console advice and skips debug-only checks.
     tf.env().set('PROD', true);
+    registerGradients(tf);
     const candidates = requested === 'auto' ? ORDER : [requested];
     const passed: string[] = [];
     for (const name of candidates) {

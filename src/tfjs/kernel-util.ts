@@ -63,4 +63,4 @@ export function forwardConv(attrs: NamedAttrMap | undefined, xShape: Shape4, fil
 }
 
 /** Wraps a stock kernel function: the replacement decides per call whether to hand back to it. */
-export type Wrap = (original: (args: never) => TensorInfo) => (args: KernelArgs) => TensorInfo;
+export type Wrap = (original: (args: never) => TensorInfo) => (args: KernelArgs) => TensorInfo | TensorInfo[];

@@ -1,10 +1,12 @@
-import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import { findBackend, getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { Wrap } from './kernel-util.js';
 import { WASM_KERNELS } from './wasm-kernels.js';
-import { WEBGPU_KERNELS } from './webgpu-kernels.js';
+import { WEBGPU_KERNELS, WEBGPU_PATCH } from './webgpu-kernels.js';
 
 /** pipe's training kernels per backend (see wasm-kernels.ts and webgpu-kernels.ts). */
 const SETS: Record<string, Record<string, Wrap>> = { wasm: WASM_KERNELS, webgpu: WEBGPU_KERNELS };
+/** Changes to a backend instance that are not kernels; each returns its undo. */
+const PATCHES: Record<string, (backend: object) => () => void> = { webgpu: WEBGPU_PATCH };
 
 export function replacedKernels(backendName: string): string[] {
   return Object.keys(SETS[backendName] ?? {});
@@ -27,7 +29,10 @@ export function registerTrainingKernels(backendName: string): () => void {
     if (getKernel(name, backendName)) unregisterKernel(name, backendName);
     registerKernel({ kernelName: name, backendName, kernelFunc: wrap(original as never) as never });
   }
+  const instance = PATCHES[backendName] && findBackend(backendName);
+  const unpatch = instance ? PATCHES[backendName]!(instance) : () => {};
   return () => {
+    unpatch();
     for (const [name, k] of originals) {
       unregisterKernel(name, backendName);
       if (k) registerKernel(k);

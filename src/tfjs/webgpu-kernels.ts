@@ -1,6 +1,8 @@
-import { env, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { env, type TensorInfo } from '@tensorflow/tfjs-core';
 import { sizeOf } from '../tensor.js';
+import { ADAM_UPDATE } from '../models/adam.js';
 import { forwardConv, type KernelArgs, Kernels, type Shape4, type Wrap } from './kernel-util.js';
+import { adamUpdate } from './webgpu-adam.js';
 
 /**
  * WebGPU replacements. Conv2DBackpropFilter, which tfjs-backend-webgpu runs as a
@@ -10,26 +12,45 @@ import { forwardConv, type KernelArgs, Kernels, type Shape4, type Wrap } from '.
  * matrix product, dW[(kh,kw,ci), co] = Σ_p x̂[p, (kh,kw,ci)] · dy[p, co] over
  * p = (n, oh, ow), computed in shared-memory tiles with the long p axis split
  * across workgroups (split-K), then summed over splits in a fixed order, so
- * results do not depend on scheduling. And matrix products that tfjs would
+ * results do not depend on scheduling. Matrix products that tfjs would
  * send to its split-K program go to its small-output one (see avoidSplitK).
+ * Adam's update is three programs (webgpu-adam.ts), and host values reach
+ * the GPU through queue.writeBuffer (see uploadByQueueWrite).
  */
 
-/** The slice of tfjs-backend-webgpu's program interface this module fills in. */
-interface WebGPUProgram {
+/** The slice of tfjs-backend-webgpu's program interface pipe's programs fill in. */
+export interface WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
   dispatch: [number, number, number];
   variableNames: string[];
   uniforms?: string;
+  /** Declares uniforms.size, the output's element count. */
+  size?: boolean;
   workgroupSize: [number, number, number];
   getUserCode(): string;
 }
 
-type WebGPUBackend = {
+interface GpuBuffer {
+  readonly size: number;
+}
+
+interface TensorData {
+  dtype: string;
+  shape: number[];
+  values: ArrayLike<number> | null;
+  resource: GpuBuffer | null;
+}
+
+export type WebGPUBackend = {
   thresholdToIncreaseWorkgroups: number;
-  runWebGPUProgram(program: WebGPUProgram, inputs: TensorInfo[], dtype: 'float32', uniforms?: Array<{ type: 'int32'; data: number[] }>): TensorInfo;
+  runWebGPUProgram(program: WebGPUProgram, inputs: TensorInfo[], dtype: 'float32', uniforms?: Array<{ type: 'int32' | 'float32'; data: number[] }>): TensorInfo;
   disposeData(dataId: object): void;
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): TensorData };
+  bufferManager: { acquireBuffer(size: number, usage: number): GpuBuffer };
+  queue: { writeBuffer(buffer: GpuBuffer, offset: number, data: Float32Array | Int32Array): void };
 };
 
 /** 16×16 threads; each computes a (tileR/16)×(tileC/16) block of outputs; K steps of 16. */
@@ -188,12 +209,39 @@ function conv2dBackpropFilter(original: (args: never) => TensorInfo) {
     const k = new Kernels(args.backend as never, 'webgpu');
     try {
       k.own(partial);
-      const summed = plan.splits > 1 ? k.run('Sum', { x: partial }, { axis: [0], keepDims: false } as unknown as NamedAttrMap) : partial;
-      return k.run('Reshape', { x: summed }, { shape: [KH, KW, CI, CO] }, true);
+      if (plan.splits === 1) return k.run('Reshape', { x: partial }, { shape: [KH, KW, CI, CO] }, true);
+      return backend.runWebGPUProgram(new SplitSumProgram([KH, KW, CI, CO]), [partial], 'float32');
     } finally {
       k.dispose();
     }
   };
+}
+
+/** Sums the split-K partials [splits, n] over splits, in split order: one thread per output, reads coalesced. */
+class SplitSumProgram implements WebGPUProgram {
+  readonly variableNames = ['partial'];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'pipeSplitSum';
+
+  constructor(readonly outputShape: number[]) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(sizeOf(outputShape) / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(i : i32) {
+        let n = uniforms.partialShape[1] * uniforms.partialShape[2];
+        if (i < n) {
+          var s = 0.0;
+          for (var k = 0; k < uniforms.partialShape[0]; k = k + 1) { s = s + partial[k * n + i]; }
+          result[i] = s;
+        }
+      }
+    `;
+  }
 }
 
 const SPLIT_K_MIN_INNER = 2000;
@@ -227,8 +275,40 @@ function avoidSplitK(original: (args: never) => TensorInfo) {
   };
 }
 
+/** GPUBufferUsage STORAGE | COPY_SRC | COPY_DST: what tfjs gives tensor buffers. */
+const TENSOR_USAGE = 0x80 | 0x04 | 0x08;
+
+/**
+ * tfjs uploads host values (every JS number in \`tf.mul(x, 0.9)\` is one)
+ * through a staging buffer created, mapped and destroyed per tensor, and ends
+ * the compute pass to copy from it. On an H100 through Vulkan that cost more
+ * than the kernels: buffer creation and queue submits took ~100 ms of a 155 ms
+ * VAE step at batch 256 (25 ms of it in kernels). Here the values go through queue.writeBuffer, which
+ * stages inside Dawn. Ordering holds: the target comes from tfjs' pool of free
+ * buffers, so no recorded but unsubmitted command uses it, and the write is
+ * queued after everything already submitted.
+ */
+export function uploadByQueueWrite(backend: WebGPUBackend): () => void {
+  const stock = backend.uploadToGPU;
+  backend.uploadToGPU = function (this: WebGPUBackend, dataId: object) {
+    const d = this.tensorMap.get(dataId);
+    if (d.resource != null || d.values == null || !['float32', 'int32', 'bool'].includes(d.dtype)) return stock.call(this, dataId);
+    const data = d.dtype === 'float32' ? (d.values instanceof Float32Array ? d.values : Float32Array.from(d.values)) : d.values instanceof Int32Array ? d.values : Int32Array.from(d.values);
+    const buffer = this.bufferManager.acquireBuffer(data.byteLength, TENSOR_USAGE);
+    this.queue.writeBuffer(buffer, 0, data);
+    d.resource = buffer;
+    d.values = null;
+  };
+  return () => {
+    delete (backend as Partial<WebGPUBackend>).uploadToGPU;
+  };
+}
+
+export const WEBGPU_PATCH = uploadByQueueWrite as (backend: object) => () => void;
+
 export const WEBGPU_KERNELS: Record<string, Wrap> = {
   Conv2DBackpropFilter: conv2dBackpropFilter,
   BatchMatMul: avoidSplitK,
   _FusedMatMul: avoidSplitK,
+  [ADAM_UPDATE]: () => adamUpdate,
 };
