@@ -2,7 +2,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { AdamUpdateAttrs } from '../models/adam.js';
 import { sizeOf } from '../tensor.js';
 import type { KernelArgs } from './kernel-util.js';
-import type { WebGPUBackend, WebGPUProgram } from './webgpu-kernels.js';
+import { FLAT_THREADS, flatDispatch, type WebGPUBackend, type WebGPUProgram } from './webgpu-kernels.js';
 
 /**
  * Adam's update as three elementwise programs (first moment, second moment,
@@ -17,14 +17,11 @@ const PARTS = {
   w: { inputs: ['W', 'M', 'V'], expr: 'W[index] - (M[index] * uniforms.a) / (sqrt(V[index]) + uniforms.b)' },
 } as const;
 
-const THREADS = 128;
-const MAX_GROUPS = 65535;
-
 class AdamProgram implements WebGPUProgram {
   readonly variableNames: string[];
   readonly uniforms = 'a : f32, b : f32,';
   readonly size = true;
-  readonly workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  readonly workgroupSize: [number, number, number] = [FLAT_THREADS, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
   readonly shaderKey: string;
@@ -35,9 +32,7 @@ class AdamProgram implements WebGPUProgram {
   ) {
     this.variableNames = [...PARTS[part].inputs];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    const groups = Math.ceil(sizeOf(outputShape) / THREADS);
-    const x = Math.min(groups, MAX_GROUPS);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
+    this.dispatch = flatDispatch(sizeOf(outputShape));
     this.shaderKey = `pipeAdam_${part}`;
   }
 

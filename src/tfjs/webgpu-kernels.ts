@@ -53,6 +53,16 @@ export type WebGPUBackend = {
   queue: { writeBuffer(buffer: GpuBuffer, offset: number, data: Float32Array | Int32Array): void };
 };
 
+/** Threads per workgroup of pipe's one-thread-per-output programs. */
+export const FLAT_THREADS = 128;
+
+/** Workgroups for one thread per output: two-dimensional past WebGPU's 65,535 per dimension (tfjs' global index covers both). */
+export function flatDispatch(n: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / FLAT_THREADS));
+  const x = Math.min(groups, 65535);
+  return [x, Math.ceil(groups / x), 1];
+}
+
 /** 16×16 threads; each computes a (tileR/16)×(tileC/16) block of outputs; K steps of 16. */
 const THREADS = 16;
 const TK = 16;
@@ -220,23 +230,23 @@ function conv2dBackpropFilter(original: (args: never) => TensorInfo) {
 /** Sums the split-K partials [splits, n] over splits, in split order: one thread per output, reads coalesced. */
 class SplitSumProgram implements WebGPUProgram {
   readonly variableNames = ['partial'];
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [FLAT_THREADS, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
   readonly shaderKey = 'pipeSplitSum';
 
   constructor(readonly outputShape: number[]) {
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(sizeOf(outputShape) / 64), 1, 1];
+    this.dispatch = flatDispatch(sizeOf(outputShape));
   }
 
   getUserCode(): string {
     return `
       fn main(i : i32) {
-        let n = uniforms.partialShape[1] * uniforms.partialShape[2];
-        if (i < n) {
+        if (i < uniforms.size) {
           var s = 0.0;
-          for (var k = 0; k < uniforms.partialShape[0]; k = k + 1) { s = s + partial[k * n + i]; }
+          for (var k = 0; k < uniforms.partialShape[0]; k = k + 1) { s = s + partial[k * uniforms.size + i]; }
           result[i] = s;
         }
       }
