@@ -3,8 +3,8 @@
  * layer shapes of pipe's GAN and VAE: the figures behind preferCol2im() in src/tfjs/wasm-kernels.ts.
  *   node dist/bench/convt.js
  */
-import type * as TF from '@tensorflow/tfjs';
-import { loadTf } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
 
 const { tf } = await loadTf('wasm');
 // [dy shape, input (dx) shape, filter shape]
@@ -23,8 +23,8 @@ for (const [dyS, xS, fS] of shapes) {
   const dy = tf.randomNormal(dyS) as TF.Tensor4D;
   const f = tf.randomNormal(fS) as TF.Tensor4D;
   const res: string[] = [];
-  for (const mode of ['stacked', 'col2im']) {
-    process.env.PIPE_CONVT = mode;
+  for (const mode of ['stacked', 'col2im'] as const) {
+    await loadTf('wasm', { kernels: 'pipe', convt: mode });
     const t: number[] = [];
     for (let i = 0; i < 9; i++) {
       const t0 = performance.now();

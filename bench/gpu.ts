@@ -9,8 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { provideModules, loadTf } from '../src/tfjs/backend.js';
-import { registerTrainingKernels } from '../src/tfjs/kernels.js';
+import { provideModules, loadTf } from '../src/ml/tfjs/backend.js';
 import { median, tfjsProfile, tfjsTrain } from './train.js';
 
 // The bundle carries these; a source checkout imports them from node_modules as usual.
@@ -29,16 +28,14 @@ function torch(model: string, batch: number): { rate?: number; label: string } {
 
 const { tf } = await loadTf('webgpu');
 const adapter = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
-// Registering again returns the way back to tfjs' own kernels, for the side-by-side "stock" column.
-const restoreStock = registerTrainingKernels('webgpu');
+/** pipe's kernels or tfjs' stock ones, for the side-by-side columns. */
+const useKernels = (kernels: 'pipe' | 'native') => loadTf('webgpu', { kernels, convt: 'auto' });
 const rows: string[] = [];
 // PIPE_BENCH_STEPS=0 times the kernels only.
 for (const model of steps > 0 ? (['vae', 'gan'] as const) : []) {
   for (const batch of [32, 256]) {
-    registerTrainingKernels('webgpu');
-    const rate = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
-    restoreStock();
-    const stock = await tfjsTrain('webgpu', model, steps, 16, 1, batch);
+    const rate = await tfjsTrain('webgpu', model, steps, 16, 1, batch, 'pipe');
+    const stock = await tfjsTrain('webgpu', model, steps, 16, 1, batch, 'native');
     const t = torch(model, batch);
     const ratio = t.rate ? `${((100 * rate) / t.rate).toFixed(1)}%` : '';
     rows.push(`| train ${model.toUpperCase()} img/s, batch ${batch} | ${rate.toFixed(0)} | ${stock.toFixed(0)} | ${t.rate ? `${t.rate.toFixed(0)} (${t.label})` : t.label} | ${ratio} |`);
@@ -52,7 +49,7 @@ for (const batch of [32, 256]) {
     const x = tf.randomNormal([batch, hw, hw, ci]);
     const dy = tf.randomNormal([batch, hw / 2, hw / 2, co]);
     const time = async () => {
-      const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, ci, co] } as never) as import('@tensorflow/tfjs').Tensor;
+      const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, ci, co] } as never) as import('@tensorflow/tfjs-core').Tensor;
       await run().data();
       // 20 back to back, then one read: the queue runs in order, so this times the kernels, not the round trip.
       const ms: number[] = [];
@@ -65,9 +62,9 @@ for (const batch of [32, 256]) {
       }
       return median(ms);
     };
-    registerTrainingKernels('webgpu');
+    await useKernels('pipe');
     const ours = await time();
-    restoreStock();
+    await useKernels('native');
     const theirs = await time();
     kernelRows.push(`| x ${batch}×${hw}×${hw}×${ci} → dW 4×4×${ci}×${co} | ${ours.toFixed(2)} | ${theirs.toFixed(2)} | ${(theirs / ours).toFixed(1)}× |`);
     console.log(kernelRows[kernelRows.length - 1]);
@@ -79,9 +76,7 @@ for (const batch of [32, 256]) {
 const profileRows: string[] = [];
 for (const model of process.env.PIPE_BENCH_PROFILE ? (['vae', 'gan'] as const) : []) {
   for (const kernels of ['pipe', 'tfjs stock'] as const) {
-    if (kernels === 'pipe') registerTrainingKernels('webgpu');
-    else restoreStock();
-    const { kernels: times, stepMs } = await tfjsProfile('webgpu', model, 16, 256);
+    const { kernels: times, stepMs } = await tfjsProfile('webgpu', model, 16, 256, kernels === 'pipe' ? 'pipe' : 'native');
     const deviceMs = times.reduce((s, k) => s + k.ms, 0);
     const dispatches = times.reduce((s, k) => s + k.calls, 0);
     const top = times.slice(0, 5).map((k) => `${k.name} ${k.ms.toFixed(2)} (${k.calls})`).join(', ');

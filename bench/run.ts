@@ -11,12 +11,12 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import { decodeGray } from '../src/data/decode.js';
-import { normalizeScan } from '../src/data/normalize.js';
-import { encodePng } from '../src/data/images.js';
-import { synthesize } from '../src/data/synth.js';
-import { Store } from '../src/store.js';
-import { loadTf } from '../src/tfjs/backend.js';
+import { decodeGray } from '../src/ml/data/decode.js';
+import { normalizeScan } from '../src/ml/data/normalize.js';
+import { encodePng } from '../src/ml/data/images.js';
+import { synthesize } from '../src/ml/data/synth.js';
+import { Store } from '../src/core/store.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
 import { median, tfjsTrain } from './train.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

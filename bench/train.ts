@@ -1,7 +1,9 @@
-import type { Recipe } from '../src/models/recipes.js';
-import { setupTraining, trainStep } from '../src/models/trainer.js';
-import { Rng } from '../src/rng.js';
-import type { BackendName } from '../src/tfjs/backend.js';
+import type { Recipe } from '../src/ml/models/recipes.js';
+import { setupTraining, trainingContext, trainStep } from '../src/ml/models/trainer.js';
+import { Rng } from '../src/core/rng.js';
+import type { ConcreteBackend, KernelOptions } from '../src/ml/tfjs/backend.js';
+
+type Kernels = KernelOptions['kernels'];
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -9,12 +11,12 @@ export function median(xs: number[]): number {
 }
 
 /** One train-vae / train-gan step on a tfjs backend, on a fixed random binary 64×64 batch. */
-async function benchStep(backend: BackendName, model: 'vae' | 'gan', filters: number, threads: number, bs: number) {
+async function benchStep(backend: ConcreteBackend, model: 'vae' | 'gan', filters: number, threads: number, bs: number, kernels: Kernels) {
   const recipe: Recipe =
     model === 'vae'
       ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
       : { kind: 'gan', model: { size: 64, noise: 64, filters, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1 };
-  const { tf, trainer, opts, weights, pool } = await setupTraining({ log: { info: () => {} } }, backend, threads, recipe);
+  const { tf, trainer, opts, weights, pool } = await setupTraining(trainingContext(backend, threads, { kernels, convt: 'auto' }), recipe);
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');
   const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);
@@ -26,8 +28,8 @@ async function benchStep(backend: BackendName, model: 'vae' | 'gan', filters: nu
 }
 
 /** Training img/s of the train-vae / train-gan step on a tfjs backend, random binary 64×64 data: the median of three timed runs. */
-export async function tfjsTrain(backend: BackendName, model: 'vae' | 'gan', steps: number, filters: number, threads = 1, bs = 32): Promise<number> {
-  const { step, close } = await benchStep(backend, model, filters, threads, bs);
+export async function tfjsTrain(backend: ConcreteBackend, model: 'vae' | 'gan', steps: number, filters: number, threads = 1, bs = 32, kernels: Kernels = 'pipe'): Promise<number> {
+  const { step, close } = await benchStep(backend, model, filters, threads, bs, kernels);
   // The stock cpu backend takes minutes a step: one timed step, no warm-up.
   const [warmup, reps] = backend === 'cpu' ? [0, 1] : [2, 3];
   for (let i = 0; i < warmup; i++) await step();
@@ -52,8 +54,8 @@ export interface KernelTime {
  * step, kernel times summed by kernel name (largest first). On webgpu the
  * times come from timestamp queries; backends without timers report 0.
  */
-export async function tfjsProfile(backend: BackendName, model: 'vae' | 'gan', filters: number, bs: number): Promise<{ kernels: KernelTime[]; stepMs: number }> {
-  const { tf, step, close } = await benchStep(backend, model, filters, 1, bs);
+export async function tfjsProfile(backend: ConcreteBackend, model: 'vae' | 'gan', filters: number, bs: number, kernels: Kernels): Promise<{ kernels: KernelTime[]; stepMs: number }> {
+  const { tf, step, close } = await benchStep(backend, model, filters, 1, bs, kernels);
   for (let i = 0; i < 3; i++) await step();
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) await step();

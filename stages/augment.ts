@@ -1,8 +1,8 @@
-import { imageTensor, tensorImages } from '../src/data/images.js';
-import { gridPng } from '../src/data/sheet.js';
-import { augmentImage, type AugmentOptions } from '../src/data/warp.js';
-import { Rng } from '../src/rng.js';
-import { defineStage } from '../src/stage.js';
+import { imageTensor, tensorImages } from '../src/ml/data/images.js';
+import { gridPng } from '../src/ml/data/sheet.js';
+import { augmentImage, type AugmentOptions } from '../src/ml/data/warp.js';
+import { Rng } from '../src/core/stage.js';
+import { defineStage } from '../src/core/stage.js';
 import type { ImageMeta } from './resize.js';
 
 export interface AugmentParams extends AugmentOptions {
@@ -16,8 +16,7 @@ export default defineStage<AugmentParams>({
   description: 'Augment the training split (rotation, shift, scale, flips, elastic); pass the held-out split through',
   async run(ctx) {
     const p = ctx.params;
-    const up = Object.values(ctx.inputs)[0];
-    if (!up || Object.keys(ctx.inputs).length !== 1) throw new Error('augment needs exactly one upstream stage (a resize)');
+    const up = ctx.input('images');
     const images = up.tensor('images');
     const meta = up.json<ImageMeta[]>('meta');
     const format = up.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');

@@ -1,20 +1,19 @@
-import type * as TF from '@tensorflow/tfjs';
-import { tensorImages } from '../src/data/images.js';
-import { gridPng } from '../src/data/sheet.js';
-import { embeddingNet } from '../src/models/features.js';
-import { fromPlain, importLayersModel } from '../src/models/io.js';
-import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/metrics/imagenet.js';
-import { median, nearestTraining } from '../src/metrics/memorisation.js';
-import { msssim } from '../src/metrics/msssim.js';
-import { features, frechetDistance, kid, pixelMmd, prdc, type Features } from '../src/metrics/stats.js';
-import { renderReport, type ReportSection } from '../src/report/html.js';
-import { Rng } from '../src/rng.js';
-import { defineStage } from '../src/stage.js';
-import type { Tensor } from '../src/tensor.js';
-import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { tensorImages } from '../src/ml/data/images.js';
+import { gridPng } from '../src/ml/data/sheet.js';
+import { embeddingNet } from '../src/ml/models/features.js';
+import { fromPlain, importLayersModel } from '../src/ml/models/io.js';
+import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
+import { median, nearestTraining } from '../src/ml/metrics/memorisation.js';
+import { msssim } from '../src/ml/metrics/msssim.js';
+import { features, frechetDistance, kid, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
+import { renderReport, type ReportSection } from '../src/ml/report/html.js';
+import { Rng } from '../src/core/stage.js';
+import { defineStage } from '../src/core/stage.js';
+import type { Tensor } from '../src/core/stage.js';
+import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 
-export interface EvaluateParams {
-  backend: BackendName;
+export interface EvaluateParams extends TfParams {
   n: number;
   networks: Array<'own' | ImagenetNet>;
   kPrecision: number;
@@ -65,15 +64,12 @@ export default defineStage<EvaluateParams>({
   description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) and write the report',
   async run(ctx) {
     const p = ctx.params;
-    const inputs = Object.entries(ctx.inputs);
-    const data = inputs.find(([, up]) => up.outputs.includes('test'))?.[1];
-    const samples = inputs.find(([, up]) => up.outputs.includes('samples'))?.[1];
-    const feats = inputs.find(([, up]) => up.outputs.includes('model') && up.json<{ kind: string }>('model').kind === 'features')?.[1];
-    const trainers = inputs.filter(([, up]) => up.outputs.includes('model') && ['vae', 'gan'].includes(up.json<{ kind: string }>('model').kind));
-    if (!data || !samples) throw new Error('evaluate needs upstream stages with held-out images (augment) and samples (sample)');
-    if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no upstream features stage; add one to deps or drop 'own'");
-    const { tf, backend } = await loadTf(p.backend);
-    ctx.log.info(`tfjs backend: ${backend}`);
+    const data = ctx.input('data');
+    const samples = ctx.input('samples');
+    const feats = ctx.hasInput('features') ? ctx.input('features') : undefined;
+    const trainers = ctx.inputList('models');
+    if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no features input is bound; add inputs: { features: <a features stage> } or drop 'own'");
+    const { tf, backend } = await stageTf(ctx);
     const test = data.tensor('test');
     const train = data.tensor('train');
     const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
@@ -203,7 +199,10 @@ export default defineStage<EvaluateParams>({
     ctx.output.json('metrics', scores);
     ctx.artifacts.write('metrics.json', JSON.stringify(scores, null, 2));
     ctx.artifacts.write('metrics.md', markdown + '\n');
-    ctx.metrics(Object.fromEntries(scores.flatMap((r) => Object.entries(r.spaces).map(([s, v]) => [`${r.name}/${s}/fd`, v.fd]))));
+    // Per set and feature space: the distances (lower is better) and precision/recall (higher is better).
+    const better = { fd: 'lower', kid: 'lower', precision: 'higher', recall: 'higher' } as const;
+    const perSpace = scores.flatMap((r) => Object.entries(r.spaces).flatMap(([s, v]) => Object.entries(better).map(([m, dir]) => [`${r.name}/${s}/${m}`, v[m as keyof typeof better], dir] as const)));
+    ctx.metrics(Object.fromEntries(perSpace.map(([k, v]) => [k, v])), { better: Object.fromEntries(perSpace.map(([k, , dir]) => [k, dir])) });
 
     const sections: ReportSection[] = [];
     sections.push({
@@ -221,10 +220,10 @@ export default defineStage<EvaluateParams>({
       }
     }
     if (extras.length) sections.push({ title: 'Reconstructions and interpolations (VAE)', images: extras });
-    const curves = trainers.filter(([, up]) => up.files.includes('loss.png')).map(([name, up]) => ({ caption: name, png: up.file('loss.png') }));
+    const curves = trainers.filter((up) => up.files.includes('loss.png')).map((up) => ({ caption: up.stage, png: up.file('loss.png') }));
     if (feats && feats.files.includes('loss.png')) curves.push({ caption: 'features (writer classifier)', png: feats.file('loss.png') });
     if (curves.length) sections.push({ title: 'Loss curves', images: curves });
-    const progress = trainers.flatMap(([name, up]) => (up.files.includes('progress/latest.png') ? [{ caption: `${name}: fixed noise, last epoch`, png: up.file('progress/latest.png') }] : []));
+    const progress = trainers.flatMap((up) => (up.files.includes('progress/latest.png') ? [{ caption: `${up.stage}: fixed noise, last epoch`, png: up.file('progress/latest.png') }] : []));
     if (progress.length) sections.push({ title: 'GAN progress', images: progress });
     if (nearestSheets.length) sections.push({ title: 'Memorisation check: closest generated images and their nearest training images', images: nearestSheets });
     ctx.artifacts.writeShared(

@@ -1,14 +1,13 @@
-import type * as TF from '@tensorflow/tfjs';
-import { Adam } from '../src/models/adam.js';
-import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { buildFeatureNet } from '../src/models/features.js';
-import { modelVars, trainingSet, trainLoop } from '../src/models/loop.js';
-import { defineStage } from '../src/stage.js';
-import { loadTf, type BackendName } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { Adam } from '../src/ml/models/adam.js';
+import { writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { buildFeatureNet } from '../src/ml/models/features.js';
+import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
+import { defineStage } from '../src/core/stage.js';
+import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 import type { ImageMeta } from './resize.js';
 
-export interface FeaturesParams {
-  backend: BackendName;
+export interface FeaturesParams extends TfParams {
   dim: number;
   epochs: number;
   batchSize: number;
@@ -24,8 +23,8 @@ export default defineStage<FeaturesParams>({
     const meta = up.json<ImageMeta[]>('trainMeta');
     const writers = [...new Set(meta.map((m) => m.writer))].sort();
     const label = new Int32Array(meta.map((m) => writers.indexOf(m.writer)));
-    const { tf, backend } = await loadTf(p.backend);
-    ctx.log.info(`tfjs backend: ${backend}; ${writers.length} writers, ${meta.length} images`);
+    const { tf, backend } = await stageTf(ctx);
+    ctx.log.info(`${writers.length} writers, ${meta.length} images`);
     const net = buildFeatureNet(tf, { size: images.shape[1]!, dim: p.dim, classes: Math.max(2, writers.length), seed: p.seed });
     const trainable = modelVars([net], true);
     const opt = new Adam(tf, trainable, p.lr);
@@ -57,6 +56,6 @@ export default defineStage<FeaturesParams>({
     await writeHistory(ctx, 'features: writer classifier', result.history, ['loss', 'accuracy']);
     ctx.output.json('model', { kind: 'features', dim: p.dim, writers: writers.length });
     const last = result.history[result.history.length - 1]!;
-    ctx.metrics({ backend, writers: writers.length, final_loss: last.loss, final_accuracy: last.accuracy });
+    ctx.metrics({ backend, writers: writers.length, final_loss: last.loss, final_accuracy: last.accuracy }, { better: { final_loss: 'lower', final_accuracy: 'higher' } });
   },
 });

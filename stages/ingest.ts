@@ -2,13 +2,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, relative } from 'node:path';
 import pLimit from 'p-limit';
-import { decodeGray } from '../src/data/decode.js';
-import { labelFor, type Label } from '../src/data/labels.js';
-import { gridPng, type Gray } from '../src/data/sheet.js';
-import { assignSplits } from '../src/data/split.js';
-import { synthesize } from '../src/data/synth.js';
-import { defineStage } from '../src/stage.js';
-import { decodeTensor, encodeTensor } from '../src/tensor.js';
+import { decodeGray } from '../src/ml/data/decode.js';
+import { labelFor, type Label } from '../src/ml/data/labels.js';
+import { gridPng, type Gray } from '../src/ml/data/sheet.js';
+import { assignSplits } from '../src/ml/data/split.js';
+import { synthesize } from '../src/ml/data/synth.js';
+import { defineStage } from '../src/core/stage.js';
+import { decodeTensor, encodeTensor } from '../src/core/stage.js';
 
 export interface IngestParams {
   extensions: string[];

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import { normalizeScan, type NormalizeOptions } from '../src/data/normalize.js';
-import { gridPng } from '../src/data/sheet.js';
-import { defineStage } from '../src/stage.js';
+import { normalizeScan, type NormalizeOptions } from '../src/ml/data/normalize.js';
+import { gridPng } from '../src/ml/data/sheet.js';
+import { defineStage } from '../src/core/stage.js';
 import type { IngestItem } from './ingest.js';
-import { imageTensor, tensorImages } from '../src/data/images.js';
+import { imageTensor, tensorImages } from '../src/ml/data/images.js';
 
 export type ResizeParams = NormalizeOptions;
 
@@ -19,8 +19,7 @@ export interface ImageMeta {
 export default defineStage<ResizeParams>({
   description: 'Normalise scans to size×size float images in [0,1] (polarity, contrast, crop, fit)',
   async run(ctx) {
-    const upstream = Object.values(ctx.inputs)[0];
-    if (!upstream || Object.keys(ctx.inputs).length !== 1) throw new Error('resize needs exactly one upstream stage (an ingest)');
+    const upstream = ctx.input('scans');
     const items = upstream.json<IngestItem[]>('items');
     const pixels = upstream.tensor('pixels').data as Uint8Array;
     const { size } = ctx.params;

@@ -1,15 +1,14 @@
-import type * as TF from '@tensorflow/tfjs';
-import { encodePng, tensorImages } from '../src/data/images.js';
-import { gridPng } from '../src/data/sheet.js';
-import { loadGenerator, toUnit, type ModelInfo } from '../src/models/generate.js';
-import { fromPlain, importLayersModel, toPlain } from '../src/models/io.js';
-import { Rng } from '../src/rng.js';
-import { defineStage, type StageContext, type StageInputs } from '../src/stage.js';
-import type { Tensor } from '../src/tensor.js';
-import { loadTf, type BackendName, type Tf } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { encodePng, tensorImages } from '../src/ml/data/images.js';
+import { gridPng } from '../src/ml/data/sheet.js';
+import { loadGenerator, toUnit, type ModelInfo } from '../src/ml/models/generate.js';
+import { fromPlain, importLayersModel, toPlain } from '../src/ml/models/io.js';
+import { Rng } from '../src/core/stage.js';
+import { defineStage, type StageContext, type StageInputs } from '../src/core/stage.js';
+import type { Tensor } from '../src/core/stage.js';
+import { stageTf, type TfParams, type Tf } from '../src/ml/tfjs/backend.js';
 
-export interface SampleParams {
-  backend: BackendName;
+export interface SampleParams extends TfParams {
   count: number;
   grid: number;
   singles: number;
@@ -22,14 +21,13 @@ export default defineStage<SampleParams>({
   description: 'Draw samples from each trained model: grids, single images, VAE reconstructions and interpolations',
   async run(ctx) {
     const p = ctx.params;
-    const models = Object.entries(ctx.inputs).filter(([, up]) => up.outputs.includes('model'));
-    if (models.length === 0) throw new Error('sample needs at least one upstream training stage (train-vae or train-gan)');
-    const data = Object.values(ctx.inputs).find((up) => up.outputs.includes('test'));
-    const { tf, backend } = await loadTf(p.backend);
-    ctx.log.info(`tfjs backend: ${backend}`);
+    const models = ctx.inputList('models');
+    const data = ctx.hasInput('data') ? ctx.input('data') : undefined;
+    const { tf } = await stageTf(ctx);
     const batch = 64;
     const listing: Array<{ model: string; kind: string; count: number; polarity: string }> = [];
-    for (const [name, up] of models) {
+    for (const up of models) {
+      const name = up.stage;
       const { info, net, zDim } = await loadGenerator(tf, up);
       const rng = new Rng(`${p.seed}:${name}`);
       const size = info.size;

@@ -1,17 +1,16 @@
-import type * as TF from '@tensorflow/tfjs';
-import { tensorImages } from '../src/data/images.js';
-import { gridPng } from '../src/data/sheet.js';
-import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { toPlain } from '../src/models/io.js';
-import { trainingSet, trainLoop } from '../src/models/loop.js';
-import type { Recipe } from '../src/models/recipes.js';
-import { setupTraining, trainStep } from '../src/models/trainer.js';
-import { Rng } from '../src/rng.js';
-import { defineStage } from '../src/stage.js';
-import type { BackendName } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { tensorImages } from '../src/ml/data/images.js';
+import { gridPng } from '../src/ml/data/sheet.js';
+import { writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { toPlain } from '../src/ml/models/io.js';
+import { trainingSet, trainLoop } from '../src/ml/models/loop.js';
+import type { Recipe } from '../src/ml/models/recipes.js';
+import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
+import { Rng } from '../src/core/stage.js';
+import { defineStage } from '../src/core/stage.js';
+import type { TfParams } from '../src/ml/tfjs/backend.js';
 
-export interface TrainGanParams {
-  backend: BackendName;
+export interface TrainGanParams extends TfParams {
   threads: number;
   noise: number;
   filters: number;
@@ -32,7 +31,7 @@ export default defineStage<TrainGanParams>({
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'gan', model: { size, noise: p.noise, filters: p.filters, seed: p.seed }, lr: p.lr, beta1: p.beta1, labelSmoothing: p.labelSmoothing };
-    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, recipe);
     const [generator, discriminator] = trainer.models as [TF.LayersModel, TF.LayersModel];
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
     const fixed = tf.tensor2d(Float32Array.from({ length: p.progressSamples * p.noise }, () => fixedRng.normal()), [p.progressSamples, p.noise]);
@@ -62,7 +61,8 @@ export default defineStage<TrainGanParams>({
       await writeHistory(ctx, 'train-gan loss', result.history, ['d', 'g']);
       ctx.output.json('model', { kind: 'gan', size, noise: p.noise, polarity: format.polarity });
       const last = result.history[result.history.length - 1]!;
-      ctx.metrics({ backend, imagesPerSecond: result.imagesPerSecond, trainImages: images.shape[0], final_d: last.d, final_g: last.g });
+      // Adversarial losses have no better direction: a falling d loss can mean a failing generator.
+      ctx.metrics({ backend, imagesPerSecond: result.imagesPerSecond, trainImages: images.shape[0], final_d: last.d, final_g: last.g }, { timing: ['imagesPerSecond'] });
     } finally {
       fixed.dispose();
       await pool?.close();

@@ -1,12 +1,11 @@
-import { writeHistory, writeModel } from '../src/models/artifacts.js';
-import { trainingSet, trainLoop } from '../src/models/loop.js';
-import type { Recipe } from '../src/models/recipes.js';
-import { setupTraining, trainStep } from '../src/models/trainer.js';
-import { defineStage } from '../src/stage.js';
-import type { BackendName } from '../src/tfjs/backend.js';
+import { writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { trainingSet, trainLoop } from '../src/ml/models/loop.js';
+import type { Recipe } from '../src/ml/models/recipes.js';
+import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
+import { defineStage } from '../src/core/stage.js';
+import type { TfParams } from '../src/ml/tfjs/backend.js';
 
-export interface TrainVaeParams {
-  backend: BackendName;
+export interface TrainVaeParams extends TfParams {
   threads: number;
   latent: number;
   filters: [number, number];
@@ -26,7 +25,7 @@ export default defineStage<TrainVaeParams>({
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
     const recipe: Recipe = { kind: 'vae', model: { size, latent: p.latent, filters: p.filters, seed: p.seed }, lr: p.lr, recon: p.recon };
-    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, p.backend, p.threads, recipe);
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, recipe);
     try {
       const result = await trainLoop({
         tf,
@@ -42,7 +41,10 @@ export default defineStage<TrainVaeParams>({
       await writeHistory(ctx, 'train-vae loss per image', result.history, ['total', 'recon', 'kl']);
       ctx.output.json('model', { kind: 'vae', size, latent: p.latent, polarity: format.polarity });
       const last = result.history[result.history.length - 1]!;
-      ctx.metrics({ backend, imagesPerSecond: result.imagesPerSecond, trainImages: images.shape[0], ...Object.fromEntries(Object.entries(last).map(([k, v]) => [`final_${k}`, v])) });
+      ctx.metrics(
+        { backend, imagesPerSecond: result.imagesPerSecond, trainImages: images.shape[0], ...Object.fromEntries(Object.entries(last).map(([k, v]) => [`final_${k}`, v])) },
+        { better: { final_total: 'lower', final_recon: 'lower' }, timing: ['imagesPerSecond'] },
+      );
     } finally {
       await pool?.close();
     }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { GEN_STAGE, pipe, project, read } from './helpers.js';
+import { join } from 'node:path';
+import { loadPipeline } from '../src/core/config.js';
+import { GEN_STAGE, pipe, pipeEnv, project, read, write } from './helpers.js';
 
 const GEN_SCHEMA = JSON.stringify({
   type: 'object',
@@ -37,7 +39,7 @@ describe('pipeline.yaml errors', () => {
     const r = errorOf('stages:\n  gen:\n    kind: ./gen.mjs\n    parms: { n: 3 }\n');
     assert.match(
       r.stderr,
-      /pipeline.yaml:4:5: stages.gen.parms: unknown key 'parms' \(did you mean 'params'\?\); expected one of: kind, description, deps, params, outs, cache, backend/,
+      /pipeline.yaml:4:5: stages.gen.parms: unknown key 'parms' \(did you mean 'params'\?\); expected one of: kind, description, deps, inputs, params, outs, cache, tolerance/,
     );
   });
 
@@ -111,5 +113,107 @@ describe('pipeline.yaml errors', () => {
     const lock = parse(read(dir, 'pipe.lock')) as { stages: Record<string, { params: unknown }> };
     assert.deepEqual(lock.stages.gen!.params, { n: 4, scale: 0.1, mode: 'fast', name: '123' });
     assert.match(pipe(dir, 'status', '-S', 'gen.name=123', '-S', 'gen.scale=0.1').stdout, /gen: up to date/);
+  });
+});
+
+describe('declared inputs', () => {
+  const KINDS = 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 4, writers: 2 } }\n';
+
+  it('a kind that needs an input says which, and how to bind it', () => {
+    const r = errorOf(`${KINDS}  resize:\n    kind: resize\n    deps: [ingest]\n`);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /pipeline.yaml:5:3: stages.resize: kind 'resize' needs input 'scans' \(a stage with outputs pixels, items\); add inputs: \{ scans: <stage> \}/);
+  });
+
+  it('an upstream stage without the outputs an input needs is named, with what it makes', () => {
+    const r = errorOf(`${KINDS}  resize:\n    kind: resize\n    inputs: { scans: ingest }\n  vae:\n    kind: train-vae\n    inputs: { data: resize }\n`);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /pipeline.yaml:10:21: stages.vae.inputs.data: input 'data' needs outputs train, format from stage 'resize', but kind 'resize' makes no train \(it makes: images, meta, format\)/,
+    );
+  });
+
+  it('unknown input names, unknown stages and lists for one-stage inputs are errors at their position', () => {
+    const r = errorOf(`${KINDS}  resize:\n    kind: resize\n    inputs: { scan: ingest }\n  augment:\n    kind: augment\n    inputs: { images: [resize, ingest] }\n  vae:\n    kind: train-vae\n    inputs: { data: augmnt }\n`);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /pipeline.yaml:7:15: stages.resize.inputs.scan: kind 'resize' has no input 'scan' \(did you mean 'scans'\?\); its inputs: scans/);
+    assert.match(r.stderr, /stages.augment.inputs.images: input 'images' of kind 'augment' takes one stage, found a list of 2/);
+    assert.match(r.stderr, /stages.vae.inputs.data: 'augmnt' is not a stage \(did you mean 'augment'\?\)/);
+  });
+
+  it('binding an input makes the stage depend on it, and a rebinding reruns it', () => {
+    const yaml = (up: string) => `stages:\n  a:\n    kind: ./gen.mjs\n    params: { n: 2 }\n  b:\n    kind: ./gen.mjs\n    params: { n: 3 }\n  sum:\n    kind: ./sum.mjs\n    inputs: { source: ${up} }\n`;
+    const sum = "export default { run(ctx) { ctx.output.json('sum', { s: [...ctx.input('source').tensor('x').data].reduce((a, b) => a + b, 0), from: ctx.input('source').stage }); } };";
+    const dir = project({ 'pipeline.yaml': yaml('a'), 'gen.mjs': GEN_STAGE, 'sum.mjs': sum });
+    assert.equal(pipe(dir, 'run').code, 0);
+    write(dir, 'pipeline.yaml', yaml('b'));
+    const st = pipe(dir, 'status');
+    assert.match(st.stdout, /sum: stale\n(.*\n)*\s+input source rebound: a -> b/);
+    assert.match(pipe(dir, 'run').stdout, /1 ran, 2 from cache/);
+    const lock = JSON.parse(read(dir, 'pipe.lock')) as { stages: Record<string, { inputs: Record<string, string>; upstream: Record<string, string> }> };
+    assert.deepEqual(lock.stages.sum!.inputs, { source: 'b' });
+    assert.deepEqual(Object.keys(lock.stages.sum!.upstream), ['b']);
+  });
+});
+
+describe('pipeline-wide defaults', () => {
+  const yaml = 'defaults: { scale: 3, seed: 9 }\nstages:\n  gen:\n    kind: ./gen.mjs\n  own:\n    kind: ./gen.mjs\n    params: { scale: 5 }\n  free:\n    kind: ./free.mjs\n';
+
+  it('reach every stage whose schema has the param, unless the stage sets it; -S defaults.key overrides them', () => {
+    const dir = project({ 'pipeline.yaml': yaml, 'gen.mjs': GEN_STAGE, 'gen.schema.json': GEN_SCHEMA, 'free.mjs': GEN_STAGE });
+    assert.equal(pipe(dir, 'run').code, 0, 'run');
+    const params = () => Object.fromEntries(Object.entries((JSON.parse(read(dir, 'pipe.lock')) as { stages: Record<string, { params: Record<string, unknown> }> }).stages).map(([k, v]) => [k, v.params]));
+    assert.equal(params().gen!.scale, 3);
+    assert.equal(params().own!.scale, 5);
+    // No schema declares seed, and free.mjs has no schema at all: neither gets a default it did not ask for.
+    assert.deepEqual(params().free, {});
+    assert.equal(params().gen!.seed, undefined);
+    assert.equal(read(dir, 'artifacts/gen/x.txt'), '0,3,6,9');
+    assert.equal(pipe(dir, 'run', '-S', 'defaults.scale=2').code, 0);
+    assert.equal(read(dir, 'artifacts/gen/x.txt'), '0,2,4,6');
+    assert.equal(read(dir, 'artifacts/own/x.txt'), '0,5,10,15');
+  });
+
+  it('tfjs stage kinds take backend and threads from defaults; kinds without them do not', () => {
+    const dir = project({
+      'pipeline.yaml':
+        'defaults: { backend: cpu, threads: 2 }\nstages:\n  ingest:\n    kind: ingest\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n  augment:\n    kind: augment\n    inputs: { images: resize }\n  vae:\n    kind: train-vae\n    inputs: { data: augment }\n  feats:\n    kind: features\n    inputs: { data: augment }\n    params: { backend: wasm }\n',
+    });
+    const stages = loadPipeline(join(dir, 'pipeline.yaml')).stages;
+    assert.equal(stages.get('vae')!.params.backend, 'cpu');
+    assert.equal(stages.get('vae')!.params.threads, 2);
+    assert.equal(stages.get('feats')!.params.backend, 'wasm');
+    assert.equal('threads' in stages.get('feats')!.params, false);
+    assert.equal('backend' in stages.get('resize')!.params, false);
+    const bad = pipe(dir, 'dag', '-S', 'defaults.backend=gpu');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /stages.vae.params.backend: expected one of "auto", "tensorflow", "webgpu", "wasm", "cpu", found the string "gpu"/);
+  });
+});
+
+describe('machine facts in the key', () => {
+  it("a kind's facts module is part of the key: status says which fact changed and --check fails", () => {
+    const dir = project({
+      'pipeline.yaml': 'stages:\n  gen:\n    kind: ./gen.mjs\n',
+      'gen.mjs': GEN_STAGE,
+      'gen.schema.json': JSON.stringify({ type: 'object', 'x-pipe': { facts: './facts.mjs' }, properties: {} }),
+      'facts.mjs': "export default () => ({ arch: process.env.TEST_ARCH ?? 'x' });",
+    });
+    const env = { TEST_ARCH: 'wasm' };
+    assert.equal(pipe(dir, 'run').code, 0);
+    assert.deepEqual((JSON.parse(read(dir, 'pipe.lock')) as { stages: { gen: { facts: unknown } } }).stages.gen.facts, { arch: 'x' });
+    const st = pipeEnv(dir, env, 'status', '--check');
+    assert.equal(st.code, 4);
+    assert.match(st.stdout, /gen: stale\n\s+machine fact arch changed: x in pipe.lock, wasm on this machine/);
+    assert.match(pipeEnv(dir, env, 'run').stdout, /1 ran, 0 from cache/);
+    assert.equal(pipeEnv(dir, env, 'status', '--check').code, 0);
+  });
+
+  it("tfjs kinds' facts name the backend auto really starts here", async () => {
+    const { default: facts } = await import('../src/ml/tfjs/facts.js');
+    const { loadTf } = await import('../src/ml/tfjs/backend.js');
+    assert.deepEqual(await facts({ backend: 'cpu' }), { backend: 'cpu' });
+    assert.deepEqual(await facts({ backend: 'auto' }), { backend: (await loadTf('auto')).backend });
   });
 });

@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { decodeGray } from '../src/data/decode.js';
-import { labelFor } from '../src/data/labels.js';
-import { inkIsDark, normalizeScan, otsu } from '../src/data/normalize.js';
-import { synthesize } from '../src/data/synth.js';
-import { augmentImage } from '../src/data/warp.js';
-import { sha256 } from '../src/hash.js';
-import { Rng } from '../src/rng.js';
-import { Store } from '../src/store.js';
+import { decodeGray } from '../src/ml/data/decode.js';
+import { labelFor } from '../src/ml/data/labels.js';
+import { inkIsDark, normalizeScan, otsu } from '../src/ml/data/normalize.js';
+import { synthesize } from '../src/ml/data/synth.js';
+import { augmentImage } from '../src/ml/data/warp.js';
+import { sha256 } from '../src/core/hash.js';
+import { Rng } from '../src/core/rng.js';
+import { Store } from '../src/core/store.js';
 import { pipe, project, write } from './helpers.js';
 
 /**
@@ -212,11 +212,11 @@ describe('data stages in a pipeline', () => {
     params: { holdout: 0.25, synthetic: { count: 24, writers: 6 }${extra} }
   resize:
     kind: resize
-    deps: [ingest]
+    inputs: { scans: ingest }
     params: { size: 32 }
   augment:
     kind: augment
-    deps: [resize]
+    inputs: { images: resize }
     params: { copies: 2, seed: 3 }
 `;
 

@@ -32,7 +32,12 @@ export function read(dir: string, name: string): string {
 }
 
 export function pipe(dir: string, ...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [PIPE, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return pipeEnv(dir, {}, ...args);
+}
+
+/** pipe with extra environment variables. */
+export function pipeEnv(dir: string, env: Record<string, string>, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [PIPE, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...env } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -82,7 +87,7 @@ export default {
   run(ctx) {
     appendFileSync(join(ctx.projectDir, 'runs.log'), ctx.name + '\\n');
     let s = 0;
-    for (const up of Object.values(ctx.inputs)) for (const v of up.tensor('x').data) s += v;
+    for (const up of Object.values(ctx.upstream)) for (const v of up.tensor('x').data) s += v;
     const text = ctx.files.map((f) => readFileSync(f, 'utf8')).join('');
     ctx.output.json('sum', { s, text });
     ctx.metrics({ s });

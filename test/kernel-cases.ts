@@ -1,6 +1,6 @@
-import type * as TF from '@tensorflow/tfjs';
-import { Rng } from '../src/rng.js';
-import type { Tf } from '../src/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+import { Rng } from '../src/core/rng.js';
+import type { Tf } from '../src/ml/tfjs/backend.js';
 
 /** Conv shapes the replacement kernels are checked on: [n,h,w,ci], filters, kernel size, stride, padding. */
 export const CONV_CASES: Array<[[number, number, number, number], number, number, number, 'same' | 'valid']> = [

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { msssim } from '../src/metrics/msssim.js';
-import { features, frechetDistance, kid, mean, pixelMmd, prdc, type Features } from '../src/metrics/stats.js';
-import { Rng } from '../src/rng.js';
+import { msssim } from '../src/ml/metrics/msssim.js';
+import { features, frechetDistance, kid, mean, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
+import { Rng } from '../src/core/rng.js';
 
 function gaussianSet(n: number, d: number, seed: string, shift = 0, scale = 1): Features {
   const r = new Rng(seed);

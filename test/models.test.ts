@@ -1,31 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '../src/ml/tfjs/tf.js';
 import { getKernel } from '@tensorflow/tfjs-core';
-import { Adam } from '../src/models/adam.js';
-import { buildGan } from '../src/models/gan.js';
-import { leanGradients } from '../src/models/lean-grads.js';
-import { exportLayersModel, importLayersModel } from '../src/models/io.js';
-import { modelVars, trainLoop } from '../src/models/loop.js';
-import type { Recipe } from '../src/models/recipes.js';
-import { setupTraining, shard, trainStep } from '../src/models/trainer.js';
-import { buildVae, vaeLoss } from '../src/models/vae.js';
-import { Rng } from '../src/rng.js';
-import type { Checkpoint, StageContext } from '../src/stage.js';
-import type { Tensor } from '../src/tensor.js';
-import { loadTf, type Tf } from '../src/tfjs/backend.js';
-import { registerTrainingKernels } from '../src/tfjs/kernels.js';
+import { Adam } from '../src/ml/models/adam.js';
+import { buildGan } from '../src/ml/models/gan.js';
+import { leanGradients } from '../src/ml/models/lean-grads.js';
+import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
+import { modelVars, trainLoop } from '../src/ml/models/loop.js';
+import type { Recipe } from '../src/ml/models/recipes.js';
+import { setupTraining, shard, trainingContext, trainStep } from '../src/ml/models/trainer.js';
+import { buildVae, vaeLoss } from '../src/ml/models/vae.js';
+import { Rng } from '../src/core/rng.js';
+import type { Checkpoint, StageContext } from '../src/core/stage.js';
+import type { Tensor } from '../src/core/tensor.js';
+import { loadTf, type Tf } from '../src/ml/tfjs/backend.js';
 import { CONV_CASES, convGrads, random, versusCpu } from './kernel-cases.js';
 
 const { tf } = await loadTf('wasm');
 
 describe('wasm training kernels', () => {
-  for (const [mode, c] of ['stacked', 'col2im'].flatMap((m) => CONV_CASES.map((c) => [m, c] as const))) {
+  for (const [mode, c] of (['stacked', 'col2im'] as const).flatMap((m) => CONV_CASES.map((c) => [m, c] as const))) {
     const [xs, co, k, s, pad] = c;
     it(`conv2d grads and conv2dTranspose match cpu (${mode}): x ${xs}, ${co} filters ${k}x${k}, stride ${s}, ${pad}`, async () => {
-      process.env.PIPE_CONVT = mode;
+      await loadTf('wasm', { kernels: 'pipe', convt: mode });
       const worst = await versusCpu(tf, 'wasm', () => convGrads(tf, c));
-      delete process.env.PIPE_CONVT;
+      await loadTf('wasm');
       // float32 sums of up to a few hundred terms in a different order
       assert.ok(worst < 1e-4, `max |cpu - wasm| = ${worst}`);
     });
@@ -43,12 +42,12 @@ describe('wasm training kernels', () => {
     assert.ok(worst < 1e-5, `${worst}`);
   });
 
-  it('can be switched off: the stock wasm backend has no Conv2DBackpropFilter', () => {
-    const restore = registerTrainingKernels('wasm');
+  it("kernels: native switches them off: the stock wasm backend has no Conv2DBackpropFilter", async () => {
     assert.ok(getKernel('Conv2DBackpropFilter', 'wasm'));
-    restore();
+    await loadTf('wasm', { kernels: 'native', convt: 'auto' });
     assert.equal(getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
-    registerTrainingKernels('wasm');
+    await loadTf('wasm');
+    assert.ok(getKernel('Conv2DBackpropFilter', 'wasm'));
   });
 });
 
@@ -189,7 +188,7 @@ describe('replica threads', () => {
   const x = tf.tensor4d(Float32Array.from(random([8, 16, 16, 1], 'rep'), (v) => (v > 0.5 ? 1 : 0)), [8, 16, 16, 1]);
 
   async function steps(threads: number): Promise<{ losses: number[]; weights: number[] }> {
-    const { trainer, opts, weights, pool } = await setupTraining({ log: { info: () => {} } }, 'wasm', threads, recipe);
+    const { trainer, opts, weights, pool } = await setupTraining(trainingContext('wasm', threads), recipe);
     const rng = new Rng('steps');
     const losses: number[] = [];
     for (let i = 0; i < 3; i++) losses.push((await trainStep(tf, trainer, opts, weights, x, rng, { beta: 1 }, pool)).total!);

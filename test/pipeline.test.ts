@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { importLayersModel } from '../src/models/io.js';
-import { loadTf } from '../src/tfjs/backend.js';
+import { importLayersModel } from '../src/ml/models/io.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
 import { PIPE, pipe, pipeAsync, project, waitFor } from './helpers.js';
 
 const CI_PIPELINE = readFileSync(join(PIPE, '..', '..', 'ci', 'pipeline.yaml'), 'utf8');

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { expand, parseAxis } from '../src/sweep.js';
-import { GEN_STAGE, SUM_STAGE, pipe, project, runsLog } from './helpers.js';
+import { expand, parseAxis } from '../src/core/sweep.js';
+import { GEN_STAGE, SUM_STAGE, pipe, project, runsLog, write } from './helpers.js';
 
 /** Nondeterministic on purpose: each execution differs from the last by \`jitter\` (a counter, so never by chance equal). */
 const RAND_STAGE = `
@@ -128,15 +128,22 @@ describe('pipe sweep', () => {
     assert.doesNotMatch(pipe(dir, 'exp', 'show').stdout, /s1\//);
   });
 
-  it('marks the best variant of a metric', () => {
-    const sum = SUM_STAGE.replace('ctx.metrics({ s });', 'ctx.metrics({ s, loss: s * ctx.params.k });');
+  it('marks the best variant of a metric by the direction the stage declared, never by its name', () => {
+    const sum = SUM_STAGE.replace(
+      'ctx.metrics({ s });',
+      "ctx.metrics({ s, loss: s * ctx.params.k, acc: 1 / ctx.params.k, undeclared_loss: s * ctx.params.k }, { better: { loss: 'lower', acc: 'higher' } });",
+    );
     const dir = project({
       'pipeline.yaml': 'stages:\n  gen:\n    kind: ./gen.mjs\n  sum:\n    kind: ./sum.mjs\n    deps: [gen]\n    params: { k: 1 }\n',
       'gen.mjs': GEN_STAGE,
       'sum.mjs': sum,
     });
     const r = pipe(dir, 'sweep', '-S', 'sum.k=3,1,2');
-    assert.match(r.stdout, /\| k=1 \| 1 \| 6 \* \|/);
+    assert.match(r.stdout, /\| variant \| sum\.k \| sum\.acc ↑ \| sum\.loss ↓ \| sum\.undeclared_loss \|/);
+    assert.match(r.stdout, /\| k=1 \| 1 \| 1 \* \| 6 \* \| 6 \|/);
+    assert.match(r.stdout, /\| k=3 \| 3 \| 0\.3333 \| 18 \| 18 \|/);
+    const json = pipe(dir, 'exp', 'show', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { better: Record<string, string> });
+    assert.deepEqual(json.at(-1)!.better, { 'sum.loss': 'lower', 'sum.acc': 'higher' });
   });
 
   it('needs an axis with two or more values', () => {
@@ -144,5 +151,22 @@ describe('pipe sweep', () => {
     const r = pipe(dir, 'sweep', '-S', 'gen.n=3');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /pipe sweep needs at least one -S stage.param=a,b/);
+  });
+});
+
+describe('one way to report a failing stage', () => {
+  it('verify and run say the same thing, with exit code 1 and no stack trace', () => {
+    const dir = project({
+      'pipeline.yaml': 'stages:\n  a:\n    kind: ./a.mjs\n',
+      'a.mjs': "import { existsSync } from 'node:fs';\nexport default { run(ctx) { if (existsSync(ctx.projectDir + '/boom')) throw new Error('boom'); ctx.output.json('x', 1); } };\n",
+    });
+    assert.equal(pipe(dir, 'run').code, 0);
+    write(dir, 'boom', '');
+    for (const args of [['verify'], ['run', '--force']]) {
+      const r = pipe(dir, ...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /^error: stage 'a' failed: boom\n$/m, args.join(' '));
+      assert.doesNotMatch(r.stderr, /internal error|    at /, args.join(' '));
+    }
   });
 });

@@ -9,9 +9,10 @@ import { PIPE, pipe, project } from './helpers.js';
 const HOOK = join(PIPE, '..', '..', 'test', 'fixtures', 'trace-imports.mjs');
 
 describe('lean start-up', () => {
-  it('a no-op run of built-in stages loads neither tfjs nor sharp', () => {
+  it('a no-op run of built-in stages (tfjs kinds with backend: auto among them) loads neither tfjs nor sharp', () => {
     const dir = project({
-      'pipeline.yaml': 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 6, writers: 2 } }\n  resize:\n    kind: resize\n    deps: [ingest]\n    params: { size: 16 }\n',
+      'pipeline.yaml':
+        'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 6, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n  augment:\n    kind: augment\n    inputs: { images: resize }\n    params: { copies: 0 }\n  vae:\n    kind: train-vae\n    inputs: { data: augment }\n    params: { epochs: 1, latent: 2, filters: [2, 2] }\n',
     });
     assert.equal(pipe(dir, 'run').code, 0);
     const trace = join(dir, 'trace.txt');
@@ -20,9 +21,10 @@ describe('lean start-up', () => {
       assert.equal(r.status, 0, r.stderr);
       return r.stdout;
     };
-    assert.match(run(['run']), /0 ran, 2 from cache/);
+    assert.match(run(['run']), /0 ran, 4 from cache/);
     const loaded = readFileSync(trace, 'utf8');
-    assert.match(loaded, /dist\/src\/cli\.js/, 'the trace saw the CLI load');
+    assert.match(loaded, /dist\/src\/core\/cli\.js/, 'the trace saw the CLI load');
+    assert.match(loaded, /dist\/src\/ml\/tfjs\/facts\.js/, 'the trace saw the facts module load');
     assert.doesNotMatch(loaded, /sharp|@tensorflow/);
     // A run that does work loads them (the trace is not blind to them).
     run(['run', '--force', '--only', 'resize']);
@@ -37,7 +39,7 @@ describe('portable locks', () => {
     for (const d of ['bin', 'dist', 'schemas']) cpSync(join(root, d), join(copy, d), { recursive: true });
     cpSync(join(root, 'package.json'), join(copy, 'package.json'));
     symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
-    const yaml = 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 4, writers: 2 } }\n  resize:\n    kind: resize\n    deps: [ingest]\n    params: { size: 16 }\n';
+    const yaml = 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 4, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n';
     const a = project({ 'pipeline.yaml': yaml });
     const b = project({ 'pipeline.yaml': yaml });
     assert.equal(pipe(a, 'run').code, 0);

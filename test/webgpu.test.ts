@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getKernel } from '@tensorflow/tfjs-core';
-import { Adam, ADAM_UPDATE } from '../src/models/adam.js';
-import { loadTf, type Tf } from '../src/tfjs/backend.js';
-import { registerTrainingKernels } from '../src/tfjs/kernels.js';
-import { planFilterGrad } from '../src/tfjs/webgpu-kernels.js';
+import { Adam } from '../src/ml/models/adam.js';
+import { ADAM_UPDATE } from '../src/ml/tfjs/adam-kernel.js';
+import { loadTf, type Tf } from '../src/ml/tfjs/backend.js';
+import { planFilterGrad } from '../src/ml/tfjs/webgpu-kernels.js';
 import { CONV_CASES, convGrads, random, versusCpu } from './kernel-cases.js';
 
 describe('webgpu filter-gradient plan', () => {
@@ -45,13 +45,12 @@ describe('webgpu training kernels', { skip: unavailable || false }, () => {
     assert.ok(worst < 1e-3, `max |cpu - webgpu| = ${worst}`);
   });
 
-  it('can be switched off: the stock kernels come back', () => {
-    const restore = registerTrainingKernels('webgpu');
+  it('kernels: native switches them off: the stock kernels come back', async () => {
     const ours = getKernel('Conv2DBackpropFilter', 'webgpu')!.kernelFunc;
-    restore();
+    await loadTf('webgpu', { kernels: 'native', convt: 'auto' });
     const stock = getKernel('Conv2DBackpropFilter', 'webgpu')!.kernelFunc;
     assert.notEqual(stock, ours);
-    registerTrainingKernels('webgpu');
+    await loadTf('webgpu');
     assert.notEqual(getKernel('Conv2DBackpropFilter', 'webgpu')!.kernelFunc, stock);
   });
 
@@ -60,7 +59,7 @@ describe('webgpu training kernels', { skip: unavailable || false }, () => {
     const backend = t.backend() as unknown as { uploadToGPU: unknown };
     assert.notEqual(backend.uploadToGPU, Object.getPrototypeOf(backend).uploadToGPU, 'pipe upload path installed');
     const expected: number[][] = [];
-    const results: Array<import('@tensorflow/tfjs').Tensor> = [];
+    const results: Array<import('@tensorflow/tfjs-core').Tensor> = [];
     let acc = t.zeros([1000]);
     for (let i = 0; i < 40; i++) {
       const host = random([1000], `u${i}`);
@@ -93,11 +92,10 @@ describe('webgpu training kernels', { skip: unavailable || false }, () => {
       return [w, ...adam.state()];
     };
     const fused = await Promise.all(run(3).map((v) => v.data()));
-    const restore = registerTrainingKernels('webgpu');
-    restore();
+    await loadTf('webgpu', { kernels: 'native', convt: 'auto' });
     assert.equal(getKernel(ADAM_UPDATE, 'webgpu'), undefined);
     const plain = await Promise.all(run(3).map((v) => v.data()));
-    registerTrainingKernels('webgpu');
+    await loadTf('webgpu');
     for (const [i, f] of fused.entries()) {
       const worst = Math.max(...Array.from(f, (v, j) => Math.abs(v - plain[i]![j]!) / (Math.abs(plain[i]![j]!) + 1e-6)));
       assert.ok(worst < 1e-5, `state ${i}: max relative difference ${worst}`);

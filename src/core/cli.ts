@@ -1,0 +1,275 @@
+import { availableParallelism } from 'node:os';
+import { cac } from 'cac';
+import { loadPipeline, parseOverride, type Pipeline } from './config.js';
+import { CheckFailed, ConfigError, EXIT, PipeError } from './errors.js';
+import { collectGarbage } from './gc.js';
+import { acquireRunLock } from './mutex.js';
+import { makeReporter, type Reporter } from './progress.js';
+import { Project } from './project.js';
+import { run } from './runner.js';
+import { explain } from './status.js';
+import { verify } from './verify.js';
+import { comparison, markdownTable, parseAxis, sweep, variantMetrics, writeSummary, type VariantMetrics } from './sweep.js';
+import { Store } from './store.js';
+
+interface CommonOpts {
+  file: string;
+  set?: string | string[];
+  json?: boolean;
+}
+
+const list = (v: unknown): string[] =>
+  ([] as unknown[])
+    .concat(v ?? [])
+    .flatMap((x) => String(x).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function load(opts: CommonOpts): Pipeline {
+  return loadPipeline(opts.file, list(opts.set).length ? ([] as unknown[]).concat(opts.set).map((s) => parseOverride(String(s))) : []);
+}
+
+function open(opts: CommonOpts): Promise<Project> {
+  return Project.open(load(opts));
+}
+
+/** Holds the cache's run lock, queueing behind another run (and saying so) unless wait is false. */
+function lockCache(cacheDir: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
+  return acquireRunLock(cacheDir, { wait, onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...') });
+}
+
+/**
+ * The signal long commands stop on: the first Ctrl-C (or SIGTERM) asks the
+ * running stages to give up, a second one quits at once.
+ */
+function interruptSignal(reporter: Reporter): AbortSignal {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    reporter.warn('interrupted: stopping after the running stage gives up (Ctrl-C again to quit now; the cache stays consistent either way)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+function parseFraction(text: string): number {
+  const v = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (!(v > 0 && v <= 1)) throw new ConfigError(`--sample: expected a share such as 30% or 0.3, got '${text}'`);
+  return v;
+}
+
+const cli = cac('pipe');
+cli.option('-f, --file <path>', 'Pipeline file', { default: 'pipeline.yaml' });
+cli.option('-S, --set <stage.param=value>', 'Override a param (repeatable)', { type: [String] });
+cli.option('--json', 'Machine-readable output (one JSON object per line)');
+
+cli
+  .command('run', 'Run the stale stages of the pipeline')
+  .option('--only <stages>', 'Run just these stages (comma-separated); their upstream must be cached')
+  .option('--until <stages>', 'Run these stages and everything upstream of them')
+  .option('--to <stages>', 'Same as --until')
+  .option('--from <stages>', 'Run these stages and everything downstream of them')
+  .option('--downstream', 'Extend the selection with everything downstream')
+  .option('--force', 'Ignore the cache for the selected stages')
+  .option('--dry-run', 'Show what would run, and why, without running')
+  .option('-j, --jobs <n>', 'Independent stages to run at once, each in its own process', { default: availableParallelism() })
+  .option('--no-wait', 'Fail instead of waiting when another run holds the cache')
+  .action(async (opts: CommonOpts & Record<string, unknown>) => {
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = load(opts);
+    const signal = interruptSignal(reporter);
+    const release = opts.dryRun ? async () => {} : await lockCache(pipeline.cacheDir, reporter, opts.wait !== false);
+    // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
+    const project = await Project.open(pipeline);
+    try {
+      const t0 = performance.now();
+      const results = await run(project, {
+        only: list(opts.only),
+        until: [...list(opts.until), ...list(opts.to)],
+        from: list(opts.from),
+        downstream: Boolean(opts.downstream),
+        force: Boolean(opts.force),
+        dryRun: Boolean(opts.dryRun),
+        jobs: Number(opts.jobs),
+        reporter,
+        signal,
+      });
+      if (!opts.dryRun && !opts.json) {
+        const ran = results.filter((r) => r.outcome === 'ran').length;
+        const reused = results.length - ran;
+        reporter.info(`${ran} ran, ${reused} from cache in ${((performance.now() - t0) / 1000).toFixed(2)}s`);
+      }
+    } finally {
+      reporter.close();
+      await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('status', 'Show which stages are up to date, and why the others are stale')
+  .option('--check', 'Exit non-zero when pipe.lock does not match the code, params and data')
+  .action(async (opts: CommonOpts & { check?: boolean }) => {
+    const project = await open(opts);
+    try {
+      const all = project.dag.order.map((name) => explain(project, name));
+      if (opts.json) {
+        for (const s of all) console.log(JSON.stringify(s));
+      } else {
+        for (const s of all) {
+          const word = s.upToDate ? 'up to date' : s.cached ? 'stale (in run-cache: restores without running)' : 'stale';
+          console.log(`${s.stage}: ${word}`);
+          for (const r of s.reasons) console.log(`    ${r}`);
+        }
+      }
+      // --check asks whether the lock describes this code, params and data; a missing cache is no failure.
+      const outdated = all.filter((s) => !s.lockMatches);
+      if (opts.check && outdated.length > 0) {
+        throw new CheckFailed(`pipe.lock is out of date for: ${outdated.map((s) => s.stage).join(', ')} (run 'pipe run' and commit pipe.lock)`);
+      }
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('verify', 'Re-execute stages bypassing the cache and compare their outputs with pipe.lock')
+  .option('--only <stages>', 'Verify just these stages')
+  .option('--sample <fraction>', 'Verify a random share of the stages, e.g. 30% or 0.3')
+  .option('--seed <seed>', 'Seed of the --sample draw (default: today, so CI covers every stage over time)')
+  .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = load(opts);
+    const release = await lockCache(pipeline.cacheDir, reporter);
+    const project = await Project.open(pipeline);
+    const signal = interruptSignal(reporter);
+    try {
+      const seed = opts.seed ?? new Date().toISOString().slice(0, 10);
+      const sample = opts.sample === undefined ? undefined : parseFraction(String(opts.sample));
+      const results = await verify(project, { only: list(opts.only), sample, seed, reporter, signal });
+      reporter.close();
+      if (opts.json) for (const r of results) console.log(JSON.stringify({ event: 'verify', ...r }));
+      else {
+        if (sample !== undefined) console.log(`sample of ${Math.round(sample * 100)}% drawn with seed '${seed}'`);
+        for (const r of results) console.log(`${r.stage}: ${r.outcome}${r.details.length ? `\n    ${r.details.join('\n    ')}` : ''}`);
+      }
+      const bad = results.filter((r) => r.outcome === 'differs' || r.outcome === 'lock out of date');
+      if (bad.length) throw new CheckFailed(`verify failed for: ${bad.map((r) => `${r.stage} (${r.outcome})`).join(', ')}`);
+    } finally {
+      await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('sweep', 'Run a grid of param variants (-S stage.param=a,b or range(a,b,step)) and compare their metrics')
+  .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
+  .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
+  .action(async (opts: CommonOpts & { name?: string; jobs: number }) => {
+    const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
+    const axes = parsed.filter((a) => a.values.length > 1);
+    const base = parsed.filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
+    if (axes.length === 0) throw new ConfigError('pipe sweep needs at least one -S stage.param=a,b (or range(a,b,step)) with two or more values');
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = loadPipeline(opts.file, base);
+    const release = await lockCache(pipeline.cacheDir, reporter);
+    const signal = interruptSignal(reporter);
+    try {
+      const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs: Number(opts.jobs), reporter, signal });
+      reporter.close();
+      const store = new Store(pipeline.cacheDir);
+      const rows = record.variants.map((v) => ({ name: v.name, params: v.params, metrics: variantMetrics(store, v.fingerprints) }));
+      await store.close();
+      const table = comparison(rows);
+      const dir = writeSummary(pipeline.artifactsDir, record.name, table);
+      if (opts.json) console.log(JSON.stringify({ event: 'sweep', ...record, rows }));
+      else console.log(`\n${markdownTable(table.header, table.cells)}\n\n* marks the best value of a metric; written to ${dir}/summary.md and summary.csv`);
+    } finally {
+      await release();
+    }
+  });
+
+cli
+  .command('exp <action>', "Experiments: 'pipe exp show' lists past sweep variants with their params and metrics")
+  .action(async (action: string, opts: CommonOpts) => {
+    if (action !== 'show') throw new ConfigError(`unknown exp action '${action}'; try 'pipe exp show'`);
+    const project = await open(opts);
+    try {
+      const rows: Array<{ name: string; params: Record<string, string>; metrics: VariantMetrics }> = [];
+      const fingerprints = Object.fromEntries(Object.entries(project.lock.stages).map(([s, e]) => [s, e.fingerprint]));
+      rows.push({ name: 'workspace (pipe.lock)', params: {}, metrics: variantMetrics(project.store, fingerprints) });
+      for (const sw of project.store.allSweeps().filter((x) => x.file === project.pipeline.file)) {
+        for (const v of sw.variants) rows.push({ name: `${sw.name}/${v.name}`, params: v.params, metrics: variantMetrics(project.store, v.fingerprints) });
+      }
+      if (opts.json) for (const r of rows) console.log(JSON.stringify({ name: r.name, params: r.params, metrics: r.metrics.values, better: r.metrics.better }));
+      else {
+        const t = comparison(rows);
+        console.log(markdownTable(t.header, t.cells));
+      }
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('dag', 'Print the stage graph')
+  .option('--mermaid', 'As a Mermaid flowchart')
+  .option('--dot', 'As Graphviz dot')
+  .action(async (opts: CommonOpts & { mermaid?: boolean; dot?: boolean }) => {
+    const project = await open(opts);
+    try {
+      console.log(opts.mermaid ? project.dag.mermaid() : opts.dot ? project.dag.dot() : project.dag.text());
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
+  .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock, the last N runs or a recorded sweep')
+  .option('--keep <n>', 'Recent runs to keep', { default: 5 })
+  .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
+  .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
+    const pipeline = load(opts);
+    const release = await lockCache(pipeline.cacheDir, makeReporter('auto'), false);
+    const project = await Project.open(pipeline);
+    try {
+      const r = collectGarbage(project, Number(opts.keep), Boolean(opts.dropSweeps));
+      const msg = `freed ${(r.bytes / 1048576).toFixed(2)} MiB (${r.bytes} bytes): ${r.blobs} blobs, ${r.runs} run records`;
+      console.log(opts.json ? JSON.stringify(r) : msg);
+    } finally {
+      await project.close();
+      await release();
+    }
+  });
+
+cli.help();
+cli.version('0.1.0');
+
+async function main(): Promise<void> {
+  try {
+    cli.parse(process.argv, { run: false });
+    if (!cli.matchedCommand) {
+      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc (see pipe --help)`);
+      if (!cli.options.help && !cli.options.version) cli.outputHelp();
+      return;
+    }
+    await cli.runMatchedCommand();
+  } catch (e) {
+    if (e instanceof PipeError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else if (e instanceof Error && e.name === 'CACError') {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = EXIT.CONFIG;
+    } else {
+      process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.STAGE_FAILED;
+    }
+  }
+}
+
+await main();

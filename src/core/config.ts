@@ -1,0 +1,336 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { closestMatch } from 'leven';
+import { isMap, isScalar, LineCounter, parse as parseYamlValue, parseDocument, type Document } from 'yaml';
+import { ConfigError } from './errors.js';
+import { resolveKind, type KindRef } from './kinds.js';
+import { builtinSchemaPath, readSchema, subSchema, validator, violations, type JsonSchema } from './schema.js';
+
+export interface StageSpec {
+  name: string;
+  kind: KindRef;
+  description?: string;
+  /** Upstream stage names: stage deps and every stage bound to an input. */
+  after: string[];
+  /** Input name -> the upstream stage (or list of stages) bound to it, as written. */
+  inputs: Record<string, string | string[]>;
+  /** File, folder and glob deps, relative to the project folder. */
+  paths: string[];
+  params: Record<string, unknown>;
+  outs: string[];
+  cache: boolean;
+  /** pipe verify: relative tolerance for outputs that cannot be bit-exact. */
+  tolerance?: number;
+}
+
+export interface Pipeline {
+  file: string;
+  /** Where each stage is declared, `pipeline.yaml:12:3`, for errors found after loading. */
+  where: Map<string, string>;
+  /** The --set overrides it was loaded with (stage workers load it the same way). */
+  overrides: Override[];
+  dir: string;
+  cacheDir: string;
+  artifactsDir: string;
+  params: Record<string, unknown>;
+  stages: Map<string, StageSpec>;
+}
+
+/** `stage.key.sub=value` from --set; `params.key=value` sets a shared param. */
+export interface Override {
+  target: string;
+  path: string[];
+  raw: string;
+}
+
+export function parseOverride(text: string): Override {
+  const eq = text.indexOf('=');
+  const lhs = eq > 0 ? text.slice(0, eq) : '';
+  const parts = lhs.split('.');
+  if (eq <= 0 || parts.length < 2 || parts.some((p) => p === '')) {
+    throw new ConfigError(`bad --set '${text}': expected <stage>.<param>=<value>, e.g. train-gan.lr=1e-4`);
+  }
+  return { target: parts[0]!, path: parts.slice(1), raw: text.slice(eq + 1) };
+}
+
+/** Positions in the YAML source, for errors that point at a line and column. */
+class Source {
+  readonly lines = new LineCounter();
+  readonly doc: Document;
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
+  }
+
+  at(path: (string | number)[], atKey = false): string {
+    let offset: number | undefined;
+    if (atKey && path.length > 0) {
+      const parent = this.doc.getIn(path.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
+        offset = (pair?.key as { range?: [number, number] } | undefined)?.range?.[0];
+      }
+    }
+    if (offset === undefined) {
+      for (let n = path.length; n >= 0 && offset === undefined; n--) {
+        const node = this.doc.getIn(path.slice(0, n), true) as { range?: [number, number] } | undefined;
+        offset = node?.range?.[0];
+      }
+    }
+    const { line, col } = this.lines.linePos(offset ?? 0);
+    return `${this.file}:${line}:${col}`;
+  }
+}
+
+function keyPath(path: (string | number)[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') || '(top level)';
+}
+
+function fail(problems: string[]): never {
+  throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join('\n  ')}`);
+}
+
+const WHOLE_REF = /^\$\{([^}]+)\}$/;
+const REF = /\$\{([^}]+)\}/g;
+
+function lookup(params: Record<string, unknown>, ref: string): unknown {
+  let v: unknown = params;
+  for (const k of ref.trim().split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/** Replaces ${name} references to top-level params; a whole-string reference keeps the value's type. */
+function interpolate(value: unknown, params: Record<string, unknown>, onMissing: (ref: string) => never): unknown {
+  if (typeof value === 'string') {
+    const whole = WHOLE_REF.exec(value);
+    if (whole) {
+      const v = lookup(params, whole[1]!);
+      return v === undefined ? onMissing(whole[1]!) : v;
+    }
+    return value.replace(REF, (_, ref: string) => {
+      const v = lookup(params, ref);
+      return v === undefined ? onMissing(ref) : String(v);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, params, onMissing));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, params, onMissing)]));
+  }
+  return value;
+}
+
+/** A --set value, typed by what the schema expects at that key. */
+function typedValue(raw: string, schema: JsonSchema | undefined): unknown {
+  const types = schema?.type === undefined ? [] : ([] as string[]).concat(schema.type);
+  if (types.length === 1 && types[0] === 'string') return raw;
+  try {
+    return parseYamlValue(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+function setIn(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj;
+  for (const k of path.slice(0, -1)) {
+    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]!] = value;
+}
+
+interface RawStage {
+  kind: string;
+  deps?: string[];
+  inputs?: Record<string, string | string[]>;
+  params?: Record<string, unknown>;
+  outs?: string[];
+  cache: boolean;
+  description?: string;
+  tolerance?: number;
+}
+
+/** Checks a stage's input bindings against its kind's declared inputs and each upstream kind's declared outputs. */
+function inputProblems(spec: StageSpec, stages: Map<string, StageSpec>, raw: Record<string, RawStage>, src: Source): string[] {
+  const problems: string[] = [];
+  const base = ['stages', spec.name, 'inputs'];
+  const declared = spec.kind.decl.inputs;
+  for (const [input, bound] of Object.entries(spec.inputs)) {
+    const where = (i?: number) => `${src.at(i === undefined ? [...base, input] : [...base, input, i])}: ${keyPath(i === undefined ? [...base, input] : [...base, input, i])}`;
+    const decl = declared?.[input];
+    if (declared && !decl) {
+      const guess = closestMatch(input, Object.keys(declared));
+      problems.push(
+        `${src.at([...base, input], true)}: ${keyPath([...base, input])}: kind '${spec.kind.kind}' has no input '${input}'${guess ? ` (did you mean '${guess}'?)` : ''}; its inputs: ${Object.keys(declared).join(', ') || 'none'}`,
+      );
+      continue;
+    }
+    if (decl && !decl.many && Array.isArray(bound)) {
+      problems.push(`${where()}: input '${input}' of kind '${spec.kind.kind}' takes one stage, found a list of ${bound.length}`);
+      continue;
+    }
+    ([] as string[]).concat(bound).forEach((up, i) => {
+      const at = where(Array.isArray(bound) ? i : undefined);
+      const upSpec = stages.get(up);
+      if (!raw[up]) {
+        const guess = closestMatch(up, Object.keys(raw));
+        problems.push(`${at}: '${up}' is not a stage${guess ? ` (did you mean '${guess}'?)` : ''}; stages: ${Object.keys(raw).join(', ')}`);
+        return;
+      }
+      if (up === spec.name) problems.push(`${at}: a stage cannot be its own input`);
+      const has = upSpec?.kind.decl.outputs;
+      const missing = has ? (decl?.needs ?? []).filter((o) => !has.includes(o)) : [];
+      if (missing.length) {
+        problems.push(
+          `${at}: input '${input}' needs outputs ${(decl?.needs ?? []).join(', ')} from stage '${up}', but kind '${upSpec!.kind.kind}' makes no ${missing.join(', ')} (it makes: ${has!.join(', ') || 'nothing'})`,
+        );
+      }
+    });
+  }
+  for (const [input, decl] of Object.entries(declared ?? {})) {
+    if (decl.optional || input in spec.inputs) continue;
+    const what = decl.needs.length ? ` (${decl.many ? 'stages' : 'a stage'} with outputs ${decl.needs.join(', ')})` : '';
+    problems.push(
+      `${src.at(['stages', spec.name], true)}: stages.${spec.name}: kind '${spec.kind.kind}' needs input '${input}'${what}; add inputs: { ${input}: ${decl.many ? '[<stage>, ...]' : '<stage>'} }`,
+    );
+  }
+  return problems;
+}
+
+export function loadPipeline(file: string, overrides: Override[] = []): Pipeline {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new ConfigError(`no pipeline file at ${path} (run pipe in a folder with pipeline.yaml, or pass --file)`);
+  const name = basename(path);
+  const src = new Source(name, readFileSync(path, 'utf8'));
+  const yamlErrors = src.doc.errors;
+  if (yamlErrors.length > 0) {
+    fail(
+      yamlErrors.map((e) => {
+        const { line, col } = src.lines.linePos(e.pos[0]);
+        const msg = e.code === 'DUPLICATE_KEY' ? 'duplicate key (stage names and keys must be unique)' : e.message.split('\n')[0];
+        return `${name}:${line}:${col}: invalid YAML: ${msg}`;
+      }),
+    );
+  }
+  const raw = src.doc.toJS() as unknown;
+  const pipelineSchema = readSchema(builtinSchemaPath('pipeline'));
+  const validate = validator(pipelineSchema);
+  if (!validate(raw)) {
+    fail(
+      violations(validate.errors ?? [], raw, (p) => subSchema(pipelineSchema, p)).map(
+        (v) => `${src.at(v.path, v.atKey)}: ${keyPath(v.path)}: ${v.message}`,
+      ),
+    );
+  }
+  const doc = raw as {
+    params?: Record<string, unknown>;
+    defaults?: Record<string, unknown>;
+    cache: string;
+    artifacts: string;
+    stages: Record<string, RawStage>;
+  };
+  const dir = dirname(path);
+  const shared = structuredClone(doc.params ?? {});
+  const defaults = structuredClone(doc.defaults ?? {});
+  const stageNames = Object.keys(doc.stages);
+  const problems: string[] = [];
+
+  const byStage = new Map<string, Override[]>();
+  for (const o of overrides) {
+    if (o.target === 'params' || o.target === 'defaults') {
+      setIn(o.target === 'params' ? shared : defaults, o.path, typedValue(o.raw, undefined));
+    } else if (!doc.stages[o.target]) {
+      const guess = closestMatch(o.target, stageNames);
+      problems.push(`--set ${o.target}.${o.path.join('.')}: no stage '${o.target}'${guess ? ` (did you mean '${guess}'?)` : ''}; stages: ${stageNames.join(', ')}`);
+    } else {
+      byStage.set(o.target, [...(byStage.get(o.target) ?? []), o]);
+    }
+  }
+
+  const stages = new Map<string, StageSpec>();
+  for (const [stageName, s] of Object.entries(doc.stages)) {
+    const base = ['stages', stageName];
+    const kind = resolveKind(s.kind, dir);
+    if ('error' in kind) {
+      problems.push(`${src.at([...base, 'kind'])}: stages.${stageName}.kind: ${kind.error}`);
+      continue;
+    }
+    const missingRef = (where: (string | number)[]) => (ref: string): never => {
+      throw new ConfigError(`${src.at(where)}: ${keyPath(where)}: \${${ref}} is not defined under the top-level params: (defined: ${Object.keys(shared).join(', ') || 'none'})`);
+    };
+    let params: Record<string, unknown>;
+    let deps: string[];
+    try {
+      params = interpolate(structuredClone(s.params ?? {}), shared, missingRef([...base, 'params'])) as Record<string, unknown>;
+      deps = (s.deps ?? []).map((d, i) => interpolate(d, shared, missingRef([...base, 'deps', i])) as string);
+    } catch (e) {
+      problems.push((e as Error).message);
+      continue;
+    }
+    const schema: JsonSchema = kind.schema ? readSchema(kind.schema) : { type: 'object' };
+    // Pipeline-wide defaults reach only the kinds whose schema has the param, and only where the stage leaves it unset.
+    for (const [k, v] of Object.entries(defaults)) {
+      if (schema.properties?.[k] && params[k] === undefined) params[k] = interpolate(structuredClone(v), shared, missingRef(['defaults', k]));
+    }
+    for (const o of byStage.get(stageName) ?? []) {
+      const allowed = Object.keys(schema.properties ?? {});
+      if (kind.schema && schema.additionalProperties === false && !allowed.includes(o.path[0]!)) {
+        const guess = closestMatch(o.path[0]!, allowed);
+        problems.push(
+          `--set ${stageName}.${o.path.join('.')}: '${o.path[0]}' is not a param of kind '${s.kind}'${guess ? ` (did you mean '${guess}'?)` : ''}; valid keys: ${allowed.join(', ')}`,
+        );
+        continue;
+      }
+      setIn(params, o.path, typedValue(o.raw, subSchema(schema, o.path)));
+    }
+    const validate = validator(schema);
+    if (!validate(params)) {
+      const overridden = new Set((byStage.get(stageName) ?? []).map((o) => o.path.join('.')));
+      for (const v of violations(validate.errors ?? [], params, (p) => subSchema(schema, p))) {
+        const from = overridden.has(v.path.join('.')) ? `--set ${stageName}.${v.path.join('.')}` : src.at([...base, 'params', ...v.path], v.atKey);
+        problems.push(`${from}: ${keyPath([...base, 'params', ...v.path])}: ${v.message}`);
+      }
+      continue;
+    }
+    const after: string[] = [];
+    const paths: string[] = [];
+    deps.forEach((d, i) => {
+      if (doc.stages[d]) after.push(d);
+      else if (/[*?[\]{}]/.test(d) || existsSync(resolve(dir, d))) paths.push(d);
+      else {
+        const guess = closestMatch(d, stageNames);
+        problems.push(
+          `${src.at([...base, 'deps', i])}: stages.${stageName}.deps[${i}]: '${d}' is neither a stage nor an existing file or folder${guess ? ` (did you mean stage '${guess}'?)` : ''}`,
+        );
+      }
+    });
+    const inputs = s.inputs ?? {};
+    for (const up of Object.values(inputs).flat()) if (!after.includes(up)) after.push(up);
+    stages.set(stageName, {
+      name: stageName,
+      kind,
+      description: s.description,
+      after,
+      inputs,
+      paths,
+      params,
+      outs: s.outs ?? [],
+      cache: s.cache,
+      tolerance: s.tolerance,
+    });
+  }
+  for (const spec of stages.values()) problems.push(...inputProblems(spec, stages, doc.stages, src));
+  if (problems.length > 0) fail(problems);
+  return {
+    file: path,
+    where: new Map(stageNames.map((n) => [n, src.at(['stages', n], true)])),
+    overrides,
+    dir,
+    cacheDir: resolve(dir, doc.cache),
+    artifactsDir: resolve(dir, doc.artifacts),
+    params: shared,
+    stages,
+  };
+}

@@ -1,0 +1,146 @@
+import type { StageSpec } from './config.js';
+import { artifactPath, checkArtifactKey, writeArtifact } from './artifacts.js';
+import type { Reporter } from './progress.js';
+import type { MetricInfo, StageContext, StageInputs } from './stage.js';
+import type { OutputRef, RunRecord, Store } from './store.js';
+import { tensor } from './tensor.js';
+
+export function inputsFrom(store: Store, stage: string, record: RunRecord): StageInputs {
+  const ref = (name: string, type: OutputRef['type']): OutputRef => {
+    const found = type === 'file' ? record.files[name] : record.outputs[name];
+    if (!found || found.type !== type) {
+      const have = type === 'file' ? Object.keys(record.files) : Object.keys(record.outputs);
+      throw new Error(`stage '${stage}' has no ${type} output '${name}' (it has: ${have.join(', ') || 'none'})`);
+    }
+    return found;
+  };
+  return {
+    stage,
+    outputs: Object.keys(record.outputs),
+    files: Object.keys(record.files),
+    metrics: record.metrics,
+    tensor: (name) => store.getTensor(ref(name, 'tensor').hash),
+    json: <T>(name: string) => JSON.parse(Buffer.from(store.getBlob(ref(name, 'json').hash)).toString()) as T,
+    file: (path) => store.getBlob(ref(path, 'file').hash),
+  };
+}
+
+/** What a stage run collects until the runner commits it. */
+export interface Collected {
+  outputs: Record<string, OutputRef>;
+  files: Record<string, OutputRef>;
+  metrics: Record<string, unknown>;
+  metricInfo: Required<MetricInfo>;
+  items: Set<string>;
+}
+
+export function makeContext(args: {
+  spec: StageSpec;
+  fingerprint: string;
+  codeHash: string;
+  store: Store;
+  /** Every upstream stage's outputs, by stage name. */
+  upstream: Record<string, StageInputs>;
+  facts: Record<string, string>;
+  files: string[];
+  fileHash: (path: string) => string;
+  projectDir: string;
+  artifactsDir: string;
+  reporter: Reporter;
+  signal: AbortSignal;
+  collected: Collected;
+}): StageContext {
+  const { spec, store, reporter, collected, fingerprint } = args;
+  const stage = spec.name;
+  const write = (key: string, data: Uint8Array | string) => {
+    checkArtifactKey(key);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    writeArtifact(artifactPath(args.artifactsDir, stage, key), bytes);
+    collected.files[key] = { type: 'file', hash: store.stageBlob(bytes), bytes: bytes.length };
+  };
+  const memoKey = (key: string) => `${spec.kind.kind}:${args.codeHash}:${key}`;
+  const bound = (input: string): string[] => {
+    const b = spec.inputs[input];
+    if (b === undefined) {
+      const known = Object.keys(spec.inputs);
+      throw new Error(`input '${input}' is not bound in pipeline.yaml (stages.${stage}.inputs has: ${known.join(', ') || 'nothing'})`);
+    }
+    return ([] as string[]).concat(b);
+  };
+  return {
+    name: stage,
+    params: spec.params,
+    input(input) {
+      const b = spec.inputs[input];
+      if (Array.isArray(b)) throw new Error(`input '${input}' is a list of ${b.length} stages; read it with inputList('${input}')`);
+      return args.upstream[bound(input)[0]!]!;
+    },
+    inputList: (input) => (input in spec.inputs ? bound(input).map((up) => args.upstream[up]!) : []),
+    hasInput: (input) => input in spec.inputs,
+    upstream: args.upstream,
+    facts: args.facts,
+    deps: spec.paths,
+    files: args.files,
+    fileHash: args.fileHash,
+    projectDir: args.projectDir,
+    signal: args.signal,
+    log: {
+      info: (msg) => reporter.log(stage, 'info', msg),
+      warn: (msg) => reporter.log(stage, 'warn', msg),
+    },
+    progress(total, label = 'progress') {
+      let done = 0;
+      reporter.progress(stage, label, 0, total);
+      return {
+        tick(n = 1, info) {
+          done += n;
+          reporter.progress(stage, label, Math.min(done, total), total, info);
+        },
+        done() {
+          reporter.progressEnd(stage, label);
+        },
+      };
+    },
+    output: {
+      tensor(name, t) {
+        // Rebuilt through tensor() so a shape that does not match the data fails here, naming the output.
+        try {
+          collected.outputs[name] = store.stageTensor(tensor(t.dtype, t.shape, t.data));
+        } catch (e) {
+          throw new Error(`output tensor '${name}': ${(e as Error).message}`);
+        }
+      },
+      json(name, value) {
+        const bytes = Buffer.from(JSON.stringify(value));
+        collected.outputs[name] = { type: 'json', hash: store.stageBlob(bytes), bytes: bytes.length };
+      },
+    },
+    artifacts: {
+      write: (path, data) => write(path, data),
+      writeShared: (path, data) => write(`/${path}`, data),
+    },
+    metrics(values, info = {}) {
+      Object.assign(collected.metrics, values);
+      Object.assign(collected.metricInfo.better, info.better);
+      collected.metricInfo.timing.push(...(info.timing ?? []).filter((k) => !collected.metricInfo.timing.includes(k)));
+    },
+    checkpoint: {
+      load: () => store.loadCheckpoint(fingerprint),
+      save: (step, tensors, state) => store.saveCheckpoint(fingerprint, step, tensors, state ?? null),
+    },
+    memo: {
+      get(key) {
+        const k = memoKey(key);
+        const h = store.getItem(k);
+        if (!h || !store.hasBlob(h)) return undefined;
+        collected.items.add(k);
+        return store.getBlob(h);
+      },
+      put(key, data) {
+        const k = memoKey(key);
+        store.putItem(k, store.putBlob(data));
+        collected.items.add(k);
+      },
+    },
+  };
+}

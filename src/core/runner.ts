@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import pLimit from 'p-limit';
+import { artifactPath, removeArtifact, writeArtifact } from './artifacts.js';
+import { ConfigError, Interrupted, type PipeError } from './errors.js';
+import type { StageState } from './fingerprint.js';
+import type { LockEntry } from './lockfile.js';
+import type { Project } from './project.js';
+import type { Reporter, StageOutcome } from './progress.js';
+import { executeInWorker, executeStage, stageFailure } from './execute.js';
+import { explain } from './status.js';
+import type { RunRecord } from './store.js';
+
+export interface RunOptions {
+  only?: string[];
+  until?: string[];
+  from?: string[];
+  downstream?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  jobs?: number;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+export interface StageResult {
+  stage: string;
+  outcome: StageOutcome;
+  fingerprint?: string;
+  seconds: number;
+  reason?: string;
+}
+
+export interface PlanStep {
+  stage: string;
+  action: 'run' | 'cached' | 'restore';
+  reasons: string[];
+}
+
+/** Upstream stages outside the selection must already be in the cache. */
+function checkOutsideUpstream(project: Project, selected: string[]): void {
+  const sel = new Set(selected);
+  const missing = new Set<string>();
+  for (const name of selected) {
+    for (const up of project.dag.parents(name)) {
+      if (!sel.has(up) && !project.record(up)) missing.add(up);
+    }
+  }
+  if (missing.size > 0) {
+    const list = [...missing];
+    const why = list.map((m) => `'${m}' (${explain(project, m).reasons.join('; ')})`).join(', ');
+    throw new ConfigError(
+      `cannot run ${selected.join(', ')}: upstream ${why} ${list.length > 1 ? 'have' : 'has'} no cached outputs; run 'pipe run --until ${list.join(',')}' first, or use --until ${selected.join(',')}`,
+    );
+  }
+}
+
+export function plan(project: Project, opts: RunOptions): PlanStep[] {
+  const selected = project.dag.select(opts);
+  checkOutsideUpstream(project, selected);
+  return selected.map((stage) => {
+    const st = explain(project, stage);
+    const action = opts.force || !st.upToDate ? (st.cached && !opts.force ? 'restore' : 'run') : 'cached';
+    return { stage, action, reasons: opts.force ? ['--force', ...st.reasons] : st.reasons };
+  });
+}
+
+export function lockEntry(state: StageState, record: RunRecord): LockEntry {
+  const up: Record<string, string> = {};
+  for (const [k, v] of Object.entries(state.upstream)) up[k] = v!;
+  const outs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(record.outputs)) outs[k] = v.hash;
+  const files: Record<string, string> = {};
+  for (const [k, v] of Object.entries(record.files)) files[k] = v.hash;
+  return {
+    kind: state.kind,
+    fingerprint: record.fingerprint,
+    params: state.params,
+    code: state.code,
+    deps: state.deps,
+    inputs: state.inputs,
+    upstream: up,
+    facts: state.facts,
+    outs,
+    files,
+  };
+}
+
+/** Makes artifacts/ match a run record: rewrites missing or changed files, removes ones the stage no longer makes. */
+export function syncArtifacts(project: Project, stage: string, record: RunRecord, previous: LockEntry | undefined): boolean {
+  const dir = project.pipeline.artifactsDir;
+  let touched = false;
+  for (const [key, ref] of Object.entries(record.files)) {
+    const path = artifactPath(dir, stage, key);
+    if (existsSync(path) && project.hasher.hashFile(path) === ref.hash) continue;
+    writeArtifact(path, project.store.getBlob(ref.hash));
+    touched = true;
+  }
+  for (const key of Object.keys(previous?.files ?? {})) {
+    if (!(key in record.files)) {
+      removeArtifact(artifactPath(dir, stage, key));
+      touched = true;
+    }
+  }
+  return touched;
+}
+
+export async function run(project: Project, opts: RunOptions): Promise<StageResult[]> {
+  const steps = plan(project, opts);
+  const { reporter } = opts;
+  const results: StageResult[] = [];
+  if (opts.dryRun) {
+    for (const s of steps) reporter.info(`${s.action.padEnd(7)} ${s.stage}${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`);
+    return [];
+  }
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  const limit = pLimit(jobs);
+  // With more than one job, each stage runs in its own process: tfjs/wasm work is synchronous, so
+  // stages sharing one process would take turns on one core instead of running side by side.
+  const inWorker = jobs > 1 && steps.filter((s) => s.action === 'run').length > 1;
+  const signal = opts.signal ?? new AbortController().signal;
+  const selected = new Set(steps.map((s) => s.stage));
+  const done = new Map<string, Promise<boolean>>();
+  let failed: PipeError | undefined;
+
+  const execute = async (step: PlanStep): Promise<boolean> => {
+    const { stage } = step;
+    const spec = project.pipeline.stages.get(stage)!;
+    const state = project.state(stage);
+    const previous = project.lock.stages[stage];
+    const t0 = performance.now();
+    const cachedRecord = spec.cache && !opts.force && state.fingerprint ? project.store.getRun(state.fingerprint) : undefined;
+    if (cachedRecord) {
+      const rewrote = syncArtifacts(project, stage, cachedRecord, previous);
+      const same = previous?.fingerprint === state.fingerprint;
+      project.lock.stages[stage] = lockEntry(state, cachedRecord);
+      if (!same) project.saveLock();
+      const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
+      reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? 'artifacts rewritten from the cache' : undefined);
+      results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });
+      return true;
+    }
+    if (!state.fingerprint) throw new Error(`internal: '${stage}' has no fingerprint though its upstream finished`);
+    // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
+    const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
+    reporter.stageStart(stage, reason);
+    // A new run replaces what the stage made before; the old version stays restorable from the cache.
+    for (const key of Object.keys(previous?.files ?? {})) removeArtifact(artifactPath(project.pipeline.artifactsDir, stage, key));
+    let record: RunRecord;
+    try {
+      record = inWorker ? await executeInWorker(project, stage, state.fingerprint, reporter, signal) : await executeStage(project, stage, state, reporter, signal);
+    } catch (e) {
+      const seconds = (performance.now() - t0) / 1000;
+      const failure = stageFailure(stage, e, signal);
+      reporter.stageEnd(stage, 'failed', seconds, failure instanceof Interrupted ? 'interrupted' : e instanceof Error ? e.message : String(e));
+      if (!(failure instanceof Interrupted)) results.push({ stage, outcome: 'failed', seconds, reason });
+      throw failure;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    project.lock.stages[stage] = lockEntry(state, record);
+    project.saveLock();
+    project.invalidate(stage);
+    project.setState(stage, state);
+    reporter.stageEnd(stage, 'ran', seconds);
+    results.push({ stage, outcome: 'ran', fingerprint: state.fingerprint, seconds });
+    return true;
+  };
+
+  const schedule = (name: string): Promise<boolean> => {
+    let p = done.get(name);
+    if (p) return p;
+    const step = steps.find((s) => s.stage === name)!;
+    p = (async () => {
+      const ups = await Promise.all(project.dag.parents(name).filter((u) => selected.has(u)).map(schedule));
+      if (ups.some((ok) => !ok) || failed || signal.aborted) {
+        results.push({ stage: name, outcome: 'skipped', seconds: 0 });
+        return false;
+      }
+      return limit(async () => {
+        if (failed || signal.aborted) return false;
+        try {
+          return await execute(step);
+        } catch (e) {
+          failed ??= e as PipeError;
+          return false;
+        }
+      });
+    })();
+    done.set(name, p);
+    return p;
+  };
+
+  await Promise.all(steps.map((s) => schedule(s.stage)));
+  project.store.recordHistory(Object.values(project.lock.stages).map((e) => e.fingerprint));
+  if (failed) throw failed;
+  return results;
+}

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { artifactPath } from './artifacts.js';
+import { canonicalJson } from './hash.js';
+import { codeName } from './codehash.js';
+import type { LockEntry } from './lockfile.js';
+import type { Project } from './project.js';
+
+export interface StageStatus {
+  stage: string;
+  upToDate: boolean;
+  /** pipe.lock was made from exactly this code, params and data (outputs may still be missing from the cache). */
+  lockMatches: boolean;
+  /** Stale but its fingerprint is in the run-cache: a run restores it without executing. */
+  cached: boolean;
+  reasons: string[];
+}
+
+function flatten(obj: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+    for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else out[prefix] = canonicalJson(obj);
+  return out;
+}
+
+function diffMaps(before: Record<string, string>, after: Record<string, string>) {
+  const changed = Object.keys(after).filter((k) => k in before && before[k] !== after[k]);
+  const added = Object.keys(after).filter((k) => !(k in before));
+  const removed = Object.keys(before).filter((k) => !(k in after));
+  return { changed, added, removed };
+}
+
+function listFew(items: string[]): string {
+  return items.length <= 3 ? items.join(', ') : `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
+}
+
+/** Why a stage is stale, in words, by comparing its current state with its pipe.lock entry. */
+export function explain(project: Project, name: string): StageStatus {
+  const spec = project.pipeline.stages.get(name)!;
+  const state = project.state(name);
+  const entry: LockEntry | undefined = project.lock.stages[name];
+  const record = state.fingerprint ? project.store.getRun(state.fingerprint) : undefined;
+  const reasons: string[] = [];
+
+  for (const [up, out] of Object.entries(state.upstream)) {
+    if (out === undefined) reasons.push(`upstream '${up}' is stale`);
+    else if (entry && entry.upstream[up] !== undefined && entry.upstream[up] !== out) reasons.push(`upstream '${up}' changed`);
+  }
+  if (!entry) {
+    reasons.push('never run');
+  } else if (entry.fingerprint !== state.fingerprint) {
+    const before = flatten(entry.params);
+    const after = flatten(state.params);
+    const p = diffMaps(before, after);
+    for (const k of p.changed) reasons.push(`param ${k} changed: ${before[k]} -> ${after[k]}`);
+    for (const k of p.added) reasons.push(`param ${k} added: ${after[k]}`);
+    for (const k of p.removed) reasons.push(`param ${k} removed (was ${before[k]})`);
+    if (entry.kind !== state.kind) reasons.push(`kind changed: ${entry.kind} -> ${state.kind}`);
+    const c = diffMaps(entry.code, state.code);
+    const pkgs = (ks: string[]) => ks.filter((k) => k.startsWith('npm:'));
+    const srcs = (ks: string[]) => ks.filter((k) => !k.startsWith('npm:')).map(codeName);
+    if (srcs(c.changed).length) reasons.push(`code changed: ${listFew(srcs(c.changed))}`);
+    if (srcs(c.added).length) reasons.push(`code added: ${listFew(srcs(c.added))}`);
+    if (srcs(c.removed).length) reasons.push(`code removed: ${listFew(srcs(c.removed))}`);
+    for (const k of pkgs(c.changed)) reasons.push(`package ${k.slice(4)} changed: ${entry.code[k]} -> ${state.code[k]}`);
+    for (const k of pkgs(c.added)) reasons.push(`package ${k.slice(4)} now used (${state.code[k]})`);
+    const d = diffMaps(entry.deps, state.deps);
+    for (const dep of d.changed) reasons.push(`dep ${dep} changed${listingChange(project, entry.deps[dep]!, state.listings[dep])}`);
+    for (const dep of d.added) reasons.push(`dep ${dep} added`);
+    for (const dep of d.removed) reasons.push(`dep ${dep} removed`);
+    const f = diffMaps(entry.facts ?? {}, state.facts);
+    for (const k of f.changed) reasons.push(`machine fact ${k} changed: ${entry.facts[k]} in pipe.lock, ${state.facts[k]} on this machine`);
+    for (const k of f.added) reasons.push(`machine fact ${k} now part of the key: ${state.facts[k]}`);
+    for (const k of f.removed) reasons.push(`machine fact ${k} no longer part of the key (was ${entry.facts[k]})`);
+    const bindings = (m: Record<string, string | string[]> | undefined) => Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, ([] as string[]).concat(v).join(', ')]));
+    const [ib, ia] = [bindings(entry.inputs), bindings(state.inputs)];
+    const i = diffMaps(ib, ia);
+    for (const k of i.changed) reasons.push(`input ${k} rebound: ${ib[k]} -> ${ia[k]}`);
+    for (const k of i.added) reasons.push(`input ${k} bound to ${ia[k]}`);
+    for (const k of i.removed) reasons.push(`input ${k} unbound (was ${ib[k]})`);
+    for (const up of Object.keys(state.upstream)) if (!(up in entry.upstream)) reasons.push(`new upstream '${up}'`);
+    for (const up of Object.keys(entry.upstream)) if (!(up in state.upstream)) reasons.push(`upstream '${up}' removed`);
+    if (reasons.length === 0) reasons.push('fingerprint changed');
+  } else if (!record) {
+    reasons.push('outputs missing from the cache');
+  }
+  if (!spec.cache) reasons.push('cache: false (always runs)');
+  if (entry && record && entry.fingerprint === state.fingerprint) {
+    const missing = Object.keys(record.files).filter((k) => !existsSync(artifactPath(project.pipeline.artifactsDir, name, k)));
+    if (missing.length) reasons.push(`artifacts missing: ${listFew(missing)}`);
+  }
+  const upToDate = reasons.length === 0;
+  const lockMatches = !!entry && entry.fingerprint === state.fingerprint;
+  return { stage: name, upToDate, lockMatches, cached: !upToDate && !!record && spec.cache, reasons };
+}
+
+/** For a folder or glob dep: which files changed, from the listing kept in the cache. */
+function listingChange(project: Project, oldHash: string, now: Record<string, string> | undefined): string {
+  if (!now || !project.store.hasBlob(oldHash)) return '';
+  const before = Object.fromEntries(JSON.parse(Buffer.from(project.store.getBlob(oldHash)).toString()) as [string, string][]);
+  const d = diffMaps(before, now);
+  const parts = [];
+  if (d.changed.length) parts.push(`modified ${listFew(d.changed)}`);
+  if (d.added.length) parts.push(`added ${listFew(d.added)}`);
+  if (d.removed.length) parts.push(`removed ${listFew(d.removed)}`);
+  return parts.length ? ` (${parts.join('; ')})` : '';
+}

@@ -1,0 +1,213 @@
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { loadPipeline, parseOverride, type Override } from './config.js';
+import { artifactPath, writeArtifact } from './artifacts.js';
+import { ConfigError } from './errors.js';
+import { executeInWorker, stageFailure } from './execute.js';
+import { hashJson } from './hash.js';
+import { Project } from './project.js';
+import type { Reporter } from './progress.js';
+import { lockEntry, syncArtifacts } from './runner.js';
+import type { Better } from './stage.js';
+import type { RunRecord, SweepEntry } from './store.js';
+
+/** One axis of a sweep: `stage.param` and the raw values it takes. */
+export interface Axis {
+  key: string;
+  values: string[];
+}
+
+/** Splits `a,b,[1,2]` on top-level commas; `range(a,b,step)` expands like Python's (b excluded). */
+export function parseAxis(text: string): Axis {
+  const o = parseOverride(text);
+  const key = `${o.target}.${o.path.join('.')}`;
+  const range = /^range\(\s*([-\d.e+]+)\s*,\s*([-\d.e+]+)\s*(?:,\s*([-\d.e+]+)\s*)?\)$/i.exec(o.raw.trim());
+  if (range) {
+    const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
+    if (!(step > 0) || !(b > a)) throw new ConfigError(`--set ${key}=${o.raw}: range(a,b,step) needs a < b and step > 0`);
+    const values: string[] = [];
+    // Rounded to the step's precision so 0.1 steps do not print as 0.30000000000000004.
+    const digits = Math.max(0, -Math.floor(Math.log10(step)) + 2);
+    for (let k = 0; a + k * step < b - step * 1e-9; k++) values.push(String(Number((a + k * step).toFixed(digits))));
+    return { key, values };
+  }
+  const values: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of o.raw) {
+    if (ch === '[' || ch === '{') depth++;
+    if (ch === ']' || ch === '}') depth--;
+    if (ch === ',' && depth === 0) {
+      values.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  values.push(cur.trim());
+  return { key, values: values.filter((v) => v !== '') };
+}
+
+export interface Variant {
+  name: string;
+  /** The varied params, `stage.param` -> raw value. */
+  params: Record<string, string>;
+}
+
+/** The grid: every combination of the axes' values. */
+export function expand(axes: Axis[]): Variant[] {
+  let combos: Array<Record<string, string>> = [{}];
+  for (const ax of axes) combos = combos.flatMap((c) => ax.values.map((v) => ({ ...c, [ax.key]: v })));
+  return combos.map((params) => ({
+    name: Object.entries(params)
+      .map(([k, v]) => `${k.split('.').pop()}=${v}`)
+      .join(','),
+    params,
+  }));
+}
+
+export type SweepRecord = SweepEntry;
+
+/**
+ * Runs every variant, stage by stage across all of them: stages whose
+ * fingerprint is the same in several variants (shared upstream) run once,
+ * different ones run side by side in worker processes (--jobs). Each
+ * variant's artifacts go to artifacts/sweeps/<name>/<variant>/; pipe.lock
+ * and the workspace's artifacts are not touched.
+ */
+export async function sweep(opts: {
+  file: string;
+  base: Override[];
+  axes: Axis[];
+  name?: string;
+  jobs: number;
+  reporter: Reporter;
+  signal: AbortSignal;
+}): Promise<SweepRecord> {
+  const variants = expand(opts.axes);
+  const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
+  const main = await Project.open(loadPipeline(opts.file, opts.base));
+  const shared = { store: main.store, hasher: main.hasher };
+  const projects = new Map<string, Project>();
+  for (const v of variants) {
+    const overrides = [...opts.base, ...Object.entries(v.params).map(([k, raw]) => parseOverride(`${k}=${raw}`))];
+    const pipeline = loadPipeline(opts.file, overrides);
+    projects.set(v.name, await Project.open({ ...pipeline, artifactsDir: join(pipeline.artifactsDir, 'sweeps', name, v.name) }, shared));
+  }
+  const limit = pLimit(Math.max(1, opts.jobs));
+  opts.reporter.info(`sweep ${name}: ${variants.length} variants (${variants.map((v) => v.name).join('; ')})`);
+  // A stage starts once its upstream stages are done in every variant; then each distinct
+  // fingerprint among the variants runs once, under the shared --jobs limit.
+  const done = new Map<string, Promise<void>>();
+  const runStage = async (stage: string): Promise<void> => {
+    await Promise.all(main.dag.parents(stage).map((up) => done.get(up)!));
+    const groups = new Map<string, string[]>();
+    for (const [vn, p] of projects) {
+      const fp = p.state(stage).fingerprint!;
+      groups.set(fp, [...(groups.get(fp) ?? []), vn]);
+    }
+    const records = new Map<string, RunRecord>();
+    await Promise.all(
+      [...groups].map(([fp, names]) =>
+        limit(async () => {
+          opts.signal.throwIfAborted();
+          const p = projects.get(names[0]!)!;
+          const spec = p.pipeline.stages.get(stage)!;
+          let rec = spec.cache ? p.store.getRun(fp) : undefined;
+          const label = `${stage} [${names.length === variants.length ? 'all variants' : names.join('; ')}]`;
+          if (rec) {
+            opts.reporter.stageEnd(label, 'cached', 0);
+          } else {
+            const t0 = performance.now();
+            opts.reporter.stageStart(label, 'sweep');
+            try {
+              rec = await executeInWorker(p, stage, fp, opts.reporter, opts.signal);
+            } catch (e) {
+              opts.reporter.stageEnd(label, 'failed', (performance.now() - t0) / 1000, (e as Error).message);
+              throw stageFailure(stage, e, opts.signal);
+            }
+            opts.reporter.stageEnd(label, 'ran', (performance.now() - t0) / 1000);
+          }
+          records.set(fp, rec);
+        }),
+      ),
+    );
+    for (const p of projects.values()) {
+      const state = p.state(stage);
+      const rec = records.get(state.fingerprint!)!;
+      syncArtifacts(p, stage, rec, undefined);
+      p.lock.stages[stage] = lockEntry(state, rec);
+      p.invalidate(stage);
+      p.setState(stage, state);
+    }
+  };
+  for (const stage of main.dag.order) done.set(stage, runStage(stage));
+  await Promise.all(done.values());
+  const record: SweepRecord = {
+    name,
+    created: new Date().toISOString(),
+    file: main.pipeline.file,
+    base: opts.base.map((o) => `${o.target}.${o.path.join('.')}=${o.raw}`),
+    variants: variants.map((v) => ({ ...v, fingerprints: Object.fromEntries(Object.entries(projects.get(v.name)!.lock.stages).map(([s, e]) => [s, e.fingerprint])) })),
+  };
+  main.store.putSweep(record);
+  await main.close();
+  return record;
+}
+
+/** A variant's numeric result metrics as `stage.metric`, with the direction each stage declared for them. */
+export interface VariantMetrics {
+  values: Record<string, number>;
+  better: Record<string, Better>;
+}
+
+/** Numeric metrics of every stage in a variant (timings left out: they are not results). */
+export function variantMetrics(store: { getRun(fp: string): RunRecord | undefined }, fingerprints: Record<string, string>): VariantMetrics {
+  const out: VariantMetrics = { values: {}, better: {} };
+  for (const [stage, fp] of Object.entries(fingerprints)) {
+    const rec = store.getRun(fp);
+    const info = rec?.metricInfo ?? {};
+    for (const [k, v] of Object.entries(rec?.metrics ?? {})) {
+      if (typeof v !== 'number' || info.timing?.includes(k)) continue;
+      out.values[`${stage}.${k}`] = v;
+      const better = info.better?.[k];
+      if (better) out.better[`${stage}.${k}`] = better;
+    }
+  }
+  return out;
+}
+
+/** A comparison table: varied params, then the metrics that differ between variants; the best of each marked by its declared direction. */
+export function comparison(rows: Array<{ name: string; params: Record<string, string>; metrics: VariantMetrics }>): { header: string[]; cells: string[][]; best: Record<string, string> } {
+  const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))];
+  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics.values)))].filter((k) => new Set(rows.map((r) => r.metrics.values[k])).size > 1 || rows.length === 1).sort();
+  const better: Record<string, Better> = Object.assign({}, ...rows.map((r) => r.metrics.better));
+  const best: Record<string, string> = {};
+  for (const k of metricKeys) {
+    const dir = better[k] === 'lower' ? -1 : better[k] === 'higher' ? 1 : 0;
+    if (!dir) continue;
+    const scored = rows.filter((r) => Number.isFinite(r.metrics.values[k]));
+    if (scored.length < 2) continue;
+    best[k] = scored.reduce((a, b) => (dir * (b.metrics.values[k]! - a.metrics.values[k]!) > 0 ? b : a)).name;
+  }
+  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
+  const arrow = (k: string) => (better[k] === 'lower' ? ' ↓' : better[k] === 'higher' ? ' ↑' : '');
+  const header = ['variant', ...paramKeys, ...metricKeys.map((k) => `${k}${arrow(k)}`)];
+  const cells = rows.map((r) => [r.name, ...paramKeys.map((k) => r.params[k] ?? '—'), ...metricKeys.map((k) => `${fmt(r.metrics.values[k])}${best[k] === r.name ? ' *' : ''}`)]);
+  return { header, cells, best };
+}
+
+export function markdownTable(header: string[], cells: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n');
+}
+
+export function csv(header: string[], cells: string[][]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  // Plain values: no best marks, no direction arrows.
+  return [header.map((h) => h.replace(/ [↑↓]$/, '')), ...cells.map((c) => c.map((x) => x.replace(/ \*$/, '')))].map((r) => r.map(q).join(',')).join('\n') + '\n';
+}
+
+export function writeSummary(artifactsDir: string, name: string, table: { header: string[]; cells: string[][] }): string {
+  const dir = artifactPath(artifactsDir, 'sweeps', name);
+  writeArtifact(join(dir, 'summary.md'), `# Sweep ${name}\n\n${markdownTable(table.header, table.cells)}\n\n\`*\` marks the best value of a metric.\n`);
+  writeArtifact(join(dir, 'summary.csv'), csv(table.header, table.cells));
+  return dir;
+}

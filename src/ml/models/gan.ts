@@ -1,0 +1,60 @@
+import type * as TF from '../tfjs/tf.js';
+import type { Tf } from '../tfjs/tf.js';
+import { initSeeds } from './io.js';
+
+export interface GanConfig {
+  size: number;
+  noise: number;
+  /** Width of the networks: the last generator layer before the image has this many filters. */
+  filters: number;
+  seed: number;
+}
+
+export interface Gan {
+  generator: TF.LayersModel;
+  discriminator: TF.LayersModel;
+}
+
+/**
+ * DCGAN (Radford et al. 2015), scaled to the image size: the generator goes
+ * noise → dense → 4×4 → stride-2 transposed convs with batch norm and ReLU
+ * → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
+ * (batch norm after the first) down to 4×4, then one logit.
+ */
+export function buildGan(tf: Tf, c: GanConfig): Gan {
+  const seed = initSeeds(c.seed);
+  const init = () => tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seed() });
+  const ups = Math.log2(c.size / 4);
+  if (!Number.isInteger(ups) || ups < 1) throw new Error(`GAN image size must be 4·2^k (8, 16, 32, 64, ...), got ${c.size}`);
+  const widths = Array.from({ length: ups }, (_, i) => c.filters * 2 ** (ups - 1 - i));
+
+  const z = tf.input({ shape: [c.noise], name: 'noise' });
+  let g = tf.layers.dense({ units: 4 * 4 * widths[0]!, useBias: false, kernelInitializer: init(), name: 'g_dense' }).apply(z) as TF.SymbolicTensor;
+  g = tf.layers.batchNormalization({ momentum: 0.9, name: 'g_bn0' }).apply(g) as TF.SymbolicTensor;
+  g = tf.layers.reLU({ name: 'g_relu0' }).apply(g) as TF.SymbolicTensor;
+  g = tf.layers.reshape({ targetShape: [4, 4, widths[0]!], name: 'g_reshape' }).apply(g) as TF.SymbolicTensor;
+  widths.forEach((_, i) => {
+    const last = i === widths.length - 1;
+    g = tf.layers
+      .conv2dTranspose({ filters: last ? 1 : widths[i + 1]!, kernelSize: 4, strides: 2, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_deconv${i + 1}` })
+      .apply(g) as TF.SymbolicTensor;
+    if (!last) {
+      g = tf.layers.batchNormalization({ momentum: 0.9, name: `g_bn${i + 1}` }).apply(g) as TF.SymbolicTensor;
+      g = tf.layers.reLU({ name: `g_relu${i + 1}` }).apply(g) as TF.SymbolicTensor;
+    }
+  });
+  g = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(g) as TF.SymbolicTensor;
+  const generator = tf.model({ inputs: z, outputs: g, name: 'generator' });
+
+  const x = tf.input({ shape: [c.size, c.size, 1], name: 'image' });
+  let d = x;
+  [...widths].reverse().forEach((w, i) => {
+    d = tf.layers.conv2d({ filters: w, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: init(), name: `d_conv${i + 1}` }).apply(d) as TF.SymbolicTensor;
+    if (i > 0) d = tf.layers.batchNormalization({ momentum: 0.9, name: `d_bn${i + 1}` }).apply(d) as TF.SymbolicTensor;
+    d = tf.layers.leakyReLU({ alpha: 0.2, name: `d_lrelu${i + 1}` }).apply(d) as TF.SymbolicTensor;
+  });
+  d = tf.layers.flatten({ name: 'd_flatten' }).apply(d) as TF.SymbolicTensor;
+  d = tf.layers.dense({ units: 1, kernelInitializer: init(), name: 'd_logit' }).apply(d) as TF.SymbolicTensor;
+  const discriminator = tf.model({ inputs: x, outputs: d, name: 'discriminator' });
+  return { generator, discriminator };
+}
