@@ -1,7 +1,8 @@
 /**
  * pipe's benchmark suite: one command, one markdown table, every figure a
  * median of repeated runs taken side by side in this one process's run.
- *   npm run bench [-- --quick]
+ *   npm run bench [-- --quick] [--only noop,status,lmdb,resize,training]
+ * With --only, the table is printed but bench/RESULTS.md (the whole suite's) is left alone.
  * Python baselines use Debian's python3-torch and python3-opencv
  * (/usr/bin/python3); rows whose baseline is missing say so.
  */
@@ -10,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { decodeGray } from '../src/ml/data/decode.js';
 import { normalizeScan } from '../src/ml/data/normalize.js';
@@ -22,7 +24,9 @@ import { median, tfjsTrain } from './train.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PIPE = join(ROOT, 'bin', 'pipe.js');
 const PY = process.env.PIPE_BENCH_PYTHON ?? '/usr/bin/python3';
-const quick = process.argv.includes('--quick');
+const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const quick = flags.quick!;
+const only = flags.only?.split(',');
 const rows: string[][] = [];
 
 function time(cmd: string, args: string[], cwd: string): number {
@@ -149,7 +153,10 @@ async function lmdbRead(): Promise<void> {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`pipe benchmarks on ${availableParallelism()} × ${cpu}, node ${process.version}${quick ? ' (quick)' : ''}\n`);
-for (const part of [noop, status10k, lmdbRead, resize, training]) await part();
+const parts = { noop, status: status10k, lmdb: lmdbRead, resize, training };
+const unknown = only?.filter((p) => !(p in parts)) ?? [];
+if (unknown.length) throw new Error(`--only: unknown part ${unknown.join(', ')}; parts: ${Object.keys(parts).join(', ')}`);
+for (const [name, part] of Object.entries(parts)) if (!only || only.includes(name)) await part();
 const table = [
   `pipe benchmarks: ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; medians; \`npm run bench\``,
   '',
@@ -157,6 +164,9 @@ const table = [
   '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n');
-writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${table}\n`);
-console.log(`\n${table}\n\nwritten to bench/RESULTS.md`);
+if (only) console.log(`\n${table}`);
+else {
+  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${table}\n`);
+  console.log(`\n${table}\n\nwritten to bench/RESULTS.md`);
+}
 

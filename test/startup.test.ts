@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PIPE, pipe, project } from './helpers.js';
 
@@ -32,13 +32,19 @@ describe('lean start-up', () => {
   });
 });
 
+const ROOT = join(PIPE, '..', '..');
+
+/** pipe as a package installs it: bin, dist and schemas, no TypeScript sources and (yet) no node_modules. */
+function installedCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'pipe-installed-'));
+  for (const d of ['bin', 'dist', 'schemas', 'package.json']) cpSync(join(ROOT, d), join(copy, d), { recursive: true });
+  return copy;
+}
+
 describe('portable locks', () => {
   it('an installed copy of pipe (dist only, no TypeScript sources) computes the same fingerprints', () => {
-    const root = join(PIPE, '..', '..');
-    const copy = mkdtempSync(join(tmpdir(), 'pipe-installed-'));
-    for (const d of ['bin', 'dist', 'schemas']) cpSync(join(root, d), join(copy, d), { recursive: true });
-    cpSync(join(root, 'package.json'), join(copy, 'package.json'));
-    symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+    const copy = installedCopy();
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     const yaml = 'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 4, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n';
     const a = project({ 'pipeline.yaml': yaml });
     const b = project({ 'pipeline.yaml': yaml });
@@ -50,5 +56,30 @@ describe('portable locks', () => {
     // The lock made by one passes the other's check.
     cpSync(join(a, 'pipe.lock'), join(b, 'pipe.lock'));
     assert.equal(spawnSync(process.execPath, [join(copy, 'bin', 'pipe.js'), 'status', '--check'], { cwd: b }).status, 0);
+  });
+});
+
+describe('the framework without the ML packages', () => {
+  it('runs user stages with only its own dependencies installed; a built-in ML kind names the package it needs', () => {
+    const copy = installedCopy();
+    // What `npm install pipe` brings: the packages package-lock.json marks neither dev nor peer.
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; peer?: boolean }> };
+    const prod = Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev && !v.peer && existsSync(join(ROOT, k)));
+    for (const [k] of prod) {
+      mkdirSync(dirname(join(copy, k)), { recursive: true });
+      symlinkSync(join(ROOT, k), join(copy, k));
+    }
+    assert.ok(!prod.some(([k]) => /tensorflow|sharp|nsfwjs|webgpu/.test(k)), 'no ML package among the dependencies');
+    const cli = join(copy, 'bin', 'pipe.js');
+    const dir = project({
+      'pipeline.yaml': 'stages:\n  gen:\n    kind: ./gen.mjs\n  vae:\n    kind: train-vae\n    inputs: { data: aug }\n  aug:\n    kind: ./gen.mjs\n',
+      'gen.mjs': "export default { run(ctx) { ctx.output.json('x', 1); } };\n",
+    });
+    const r = spawnSync(process.execPath, [cli, 'run', '--only', 'gen'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 ran, 0 from cache/);
+    const ml = spawnSync(process.execPath, [cli, 'run', '-j', '1', '-S', 'vae.backend=cpu'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(ml.status, 1);
+    assert.match(ml.stderr, /error: stage 'vae' failed: kind 'train-vae' needs the npm package @tensorflow\/tfjs-core, which is not installed \(npm install @tensorflow\/tfjs-core\)/);
   });
 });

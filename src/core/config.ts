@@ -25,8 +25,6 @@ export interface StageSpec {
 
 export interface Pipeline {
   file: string;
-  /** Where each stage is declared, `pipeline.yaml:12:3`, for errors found after loading. */
-  where: Map<string, string>;
   /** The --set overrides it was loaded with (stage workers load it the same way). */
   overrides: Override[];
   dir: string;
@@ -325,7 +323,6 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
   if (problems.length > 0) fail(problems);
   return {
     file: path,
-    where: new Map(stageNames.map((n) => [n, src.at(['stages', n], true)])),
     overrides,
     dir,
     cacheDir: resolve(dir, doc.cache),
