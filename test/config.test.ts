@@ -90,7 +90,7 @@ describe('pipeline.yaml errors', () => {
       errorOf(yaml, 'run', '--set', 'gen.sacle=3').stderr,
       /--set gen.sacle: 'sacle' is not a param of kind '.\/gen.mjs' \(did you mean 'scale'\?\); valid keys: n, scale, mode, name/,
     );
-    assert.match(errorOf(yaml, 'run', '-S', 'gen.n=many').stderr, /--set gen.n: stages.gen.params.n: expected integer, found the string "many"/);
+    assert.match(errorOf(yaml, 'run', '-S', 'gen.n=many').stderr, /--set gen.n=many: stages.gen.params.n: expected integer, found the string "many"/);
     assert.match(errorOf(yaml, 'run', '-S', 'gen').stderr, /bad --set 'gen': expected <stage>.<param>=<value>/);
   });
 
@@ -188,7 +188,7 @@ describe('pipeline-wide defaults', () => {
     assert.equal('backend' in stages.get('resize')!.params, false);
     const bad = pipe(dir, 'dag', '-S', 'defaults.backend=gpu');
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /stages.vae.params.backend: expected one of "auto", "tensorflow", "webgpu", "wasm", "cpu", found the string "gpu"/);
+    assert.match(bad.stderr, /--set defaults.backend=gpu: defaults.backend: expected one of "auto", "tensorflow", "webgpu", "wasm", "cpu", found the string "gpu" \(used by stages.vae.params.backend\)\n/);
   });
 });
 

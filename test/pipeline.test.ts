@@ -68,26 +68,44 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
   });
 });
 
+/** Runs pipe and kills it (SIGKILL) as soon as its output matches; returns what it printed. */
+async function killWhen(dir: string, args: string[], when: RegExp): Promise<string> {
+  const { child, done } = pipeAsync(dir, ...args);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (when.test(out)) child.kill('SIGKILL');
+  });
+  await done;
+  return out;
+}
+
+/** The same pipeline run through `stage` uninterrupted, and killed after its first epoch then resumed: both folders. */
+async function wholeAndResumed(yaml: string, stage: string, epochs: number): Promise<{ whole: string; killed: string }> {
+  const whole = project({ 'pipeline.yaml': yaml });
+  assert.equal(pipe(whole, 'run', '--until', stage).code, 0);
+  const killed = project({ 'pipeline.yaml': yaml });
+  const out = await killWhen(killed, ['run', '--until', stage, '--jobs', '1'], new RegExp(`\\[${stage}\\] epoch 1/${epochs}:`));
+  assert.doesNotMatch(out, new RegExp(`\\[${stage}\\] epoch ${epochs}/${epochs}:`), 'killed before the end');
+  const resumed = pipe(killed, 'run', '--until', stage);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`resuming from the checkpoint after epoch \\d of ${epochs}`));
+  return { whole, killed };
+}
+
 describe('training survives a kill', () => {
   it('resumes from the last finished epoch and ends with the same weights as an uninterrupted run', async () => {
-    const yaml = CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 4, batchSize: 4, latent: 4');
-    const whole = project({ 'pipeline.yaml': yaml });
-    assert.equal(pipe(whole, 'run', '--until', 'train-vae').code, 0);
-    const killed = project({ 'pipeline.yaml': yaml });
-    const { child, done } = pipeAsync(killed, 'run', '--until', 'train-vae', '--jobs', '1');
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/epoch 1\/4:/.test(out)) child.kill('SIGKILL');
-    });
-    await done;
-    assert.match(out, /epoch 1\/4:/);
-    assert.doesNotMatch(out, /epoch 4\/4:/, 'killed before the end');
-    const resumed = pipe(killed, 'run', '--until', 'train-vae');
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stdout, /resuming from the checkpoint after epoch [123] of 4/);
+    const { whole, killed } = await wholeAndResumed(CI_PIPELINE.replace('epochs: 2, latent: 4', 'epochs: 4, batchSize: 4, latent: 4'), 'train-vae', 4);
     const weights = (d: string) => readFileSync(join(d, 'artifacts/train-vae/decoder/weights.bin'));
     assert.deepEqual(weights(killed), weights(whole));
+  });
+
+  it('a resumed GAN records what an uninterrupted one does: the same weights, progress frames and lock entry', async () => {
+    const { whole, killed } = await wholeAndResumed(CI_PIPELINE.replace('epochs: 1, filters: 4', 'epochs: 3, batchSize: 8, filters: 4'), 'train-gan', 3);
+    const entry = (d: string) => (JSON.parse(readFileSync(join(d, 'pipe.lock'), 'utf8')) as { stages: Record<string, { outs: unknown; files: Record<string, string> }> }).stages['train-gan']!;
+    assert.ok(Object.keys(entry(whole).files).includes('progress/epoch-001.png'));
+    assert.deepEqual(entry(killed).files, entry(whole).files);
+    assert.deepEqual(entry(killed).outs, entry(whole).outs);
   });
 
   it('Ctrl-C stops a training stage between batches: exit 130, nothing recorded', async () => {

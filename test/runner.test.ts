@@ -300,7 +300,7 @@ export default { async run(ctx) { appendFileSync(ctx.projectDir + '/runs.log', c
     const [r1, r2] = await Promise.all([one.done, two.done]);
     assert.equal(r1.code, 0);
     assert.equal(r2.code, 0);
-    assert.match(r2.stdout, /another pipe run is using this cache; waiting/);
+    assert.match(r2.stdout, /another pipe run \(pid \d+\) is using this cache; waiting/);
     assert.match(r2.stdout, /\[a\] up to date/);
     assert.deepEqual(runsLog(dir), ['a']);
   });
@@ -312,18 +312,22 @@ export default { async run(ctx) { appendFileSync(ctx.projectDir + '/runs.log', c
     await waitFor(() => existsSync(join(dir, 'started')));
     const r = pipe(dir, 'run', '--no-wait');
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /another 'pipe run' is using .*cache/);
+    assert.match(r.stderr, /another pipe process \(pid \d+\) is using .*cache; wait for it to finish, then run 'pipe run' again/);
     assert.equal((await one.done).code, 0);
   });
 
-  it('fails on an output tensor whose shape does not match its data', () => {
-    const dir = project({
-      'pipeline.yaml': 'stages:\n  bad:\n    kind: ./bad.mjs\n',
-      'bad.mjs': "export default { run(ctx) { ctx.output.tensor('x', { dtype: 'float32', shape: [3], data: new Float32Array(2) }); } };",
-    });
-    const r = pipe(dir, 'run');
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /stage 'bad' failed: output tensor 'x': tensor shape \[3\] needs 3 values, got 2/);
+  it('fails, naming the output, on an output tensor that is not what it says', () => {
+    const bad = "export default { run(ctx) { const data = { shape: new Float32Array(2), plain: [1, 2], typed: new Int32Array(3) }[ctx.params.as]; ctx.output.tensor('x', { dtype: 'float32', shape: [3], data }); } };";
+    const dir = project({ 'pipeline.yaml': 'stages:\n  bad:\n    kind: ./bad.mjs\n    params: { as: shape }\n', 'bad.mjs': bad });
+    for (const [as, msg] of [
+      ['shape', /tensor shape \[3\] needs 3 values, got 2/],
+      ['plain', /a float32 tensor needs its values in a Float32Array, got a plain array/],
+      ['typed', /a float32 tensor needs its values in a Float32Array, got Int32Array/],
+    ] as const) {
+      const r = pipe(dir, 'run', '-S', `bad.as=${as}`);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`stage 'bad' failed: output tensor 'x': ${msg.source}`));
+    }
   });
 
   it('fails when a declared out is not produced', () => {

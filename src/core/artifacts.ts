@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './lockfile.js';
 
@@ -25,4 +25,31 @@ export function checkArtifactKey(key: string): void {
   if (!rel || rel.split(/[\\/]/).some((p) => p === '..' || p === '')) {
     throw new Error(`artifact path '${key}' must be a relative path inside artifacts/ without '..'`);
   }
+}
+
+/**
+ * Makes a stage's artifacts match `files` (key → content hash): rewrites the
+ * missing or changed ones from the cache, and removes the keys in `stale`
+ * that `files` lacks. Returns whether it changed anything.
+ */
+export function syncArtifactFiles(
+  dir: string,
+  stage: string,
+  files: Record<string, { hash: string }>,
+  stale: Iterable<string>,
+  io: { hashFile(path: string): string; blob(hash: string, key: string): Uint8Array },
+): boolean {
+  let touched = false;
+  for (const [key, ref] of Object.entries(files)) {
+    const path = artifactPath(dir, stage, key);
+    if (existsSync(path) && io.hashFile(path) === ref.hash) continue;
+    writeArtifact(path, io.blob(ref.hash, key));
+    touched = true;
+  }
+  for (const key of stale) {
+    if (key in files) continue;
+    removeArtifact(artifactPath(dir, stage, key));
+    touched = true;
+  }
+  return touched;
 }

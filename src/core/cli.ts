@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { cac } from 'cac';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
-import { CheckFailed, ConfigError, EXIT, PipeError } from './errors.js';
+import { CacheCorrupt, CheckFailed, ConfigError, EXIT, PipeError } from './errors.js';
+import { cleanTempFiles } from './lockfile.js';
 import { collectGarbage } from './gc.js';
 import { acquireRunLock } from './mutex.js';
 import { makeReporter, type Reporter } from './progress.js';
@@ -9,7 +10,7 @@ import { Project } from './project.js';
 import { run } from './runner.js';
 import { explain } from './status.js';
 import { verify } from './verify.js';
-import { comparison, markdownTable, parseAxis, sweep, variantMetrics, writeSummary, type VariantMetrics } from './sweep.js';
+import { comparison, gridSize, markdownTable, parseAxis, sweep, variantMetrics, writeSummary, type VariantMetrics } from './sweep.js';
 import { Store } from './store.js';
 
 interface CommonOpts {
@@ -34,8 +35,16 @@ function open(opts: CommonOpts): Promise<Project> {
 }
 
 /** Holds the cache's run lock, queueing behind another run (and saying so) unless wait is false. */
-function lockCache(cacheDir: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
-  return acquireRunLock(cacheDir, { wait, onWait: () => reporter.info('another pipe run is using this cache; waiting for it to finish...') });
+/**
+ * Takes the cache's lock for a command that writes (queueing behind another
+ * one, and saying so, unless wait is false), then removes the temp files a
+ * killed run left in artifacts/ and beside pipe.lock.
+ */
+async function lockCache(pipeline: Pipeline, command: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
+  const release = await acquireRunLock(pipeline.cacheDir, { wait, command, onWait: (h) => reporter.info(`another pipe run (pid ${h.pid}) is using this cache; waiting for it to finish...`) });
+  const removed = cleanTempFiles([pipeline.artifactsDir], [pipeline.dir]);
+  if (removed) reporter.info(`removed ${removed} temp file${removed === 1 ? '' : 's'} left by an interrupted run`);
+  return release;
 }
 
 /**
@@ -54,6 +63,13 @@ function interruptSignal(reporter: Reporter): AbortSignal {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return controller.signal;
+}
+
+/** A flag that must be a whole number >= min. */
+function wholeNumber(value: unknown, flag: string, min = 1): number {
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${flag}: expected a whole number >= ${min}, got '${String(value)}'`);
+  return n;
 }
 
 function parseFraction(text: string): number {
@@ -81,8 +97,9 @@ cli
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
+    const jobs = wholeNumber(opts.jobs, '--jobs');
     const signal = interruptSignal(reporter);
-    const release = opts.dryRun ? async () => {} : await lockCache(pipeline.cacheDir, reporter, opts.wait !== false);
+    const release = opts.dryRun ? async () => {} : await lockCache(pipeline, 'run', reporter, opts.wait !== false);
     // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
     const project = await Project.open(pipeline);
     try {
@@ -94,7 +111,7 @@ cli
         downstream: Boolean(opts.downstream),
         force: Boolean(opts.force),
         dryRun: Boolean(opts.dryRun),
-        jobs: Number(opts.jobs),
+        jobs,
         reporter,
         signal,
       });
@@ -144,7 +161,7 @@ cli
   .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
-    const release = await lockCache(pipeline.cacheDir, reporter);
+    const release = await lockCache(pipeline, 'verify', reporter);
     const project = await Project.open(pipeline);
     const signal = interruptSignal(reporter);
     try {
@@ -168,18 +185,25 @@ cli
 cli
   .command('sweep', 'Run a grid of param variants (-S stage.param=a,b or range(a,b,step)) and compare their metrics')
   .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
+  .option('--max-variants <n>', 'Refuse grids with more variants than this', { default: 1000 })
   .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
-  .action(async (opts: CommonOpts & { name?: string; jobs: number }) => {
+  .action(async (opts: CommonOpts & { name?: string; jobs: number; maxVariants: unknown }) => {
     const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
     const axes = parsed.filter((a) => a.values.length > 1);
     const base = parsed.filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
     if (axes.length === 0) throw new ConfigError('pipe sweep needs at least one -S stage.param=a,b (or range(a,b,step)) with two or more values');
+    const max = wholeNumber(opts.maxVariants, '--max-variants');
+    const jobs = wholeNumber(opts.jobs, '--jobs');
+    const size = gridSize(axes);
+    if (size > max) {
+      throw new ConfigError(`the grid has ${size.toLocaleString('en')} variants (${axes.map((a) => `${a.values.length} ${a.key}`).join(' × ')}), more than --max-variants ${max}; narrow it, or raise --max-variants`);
+    }
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = loadPipeline(opts.file, base);
-    const release = await lockCache(pipeline.cacheDir, reporter);
+    const release = await lockCache(pipeline, 'sweep', reporter);
     const signal = interruptSignal(reporter);
     try {
-      const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs: Number(opts.jobs), reporter, signal });
+      const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs, reporter, signal });
       reporter.close();
       const store = new Store(pipeline.cacheDir);
       const rows = record.variants.map((v) => ({ name: v.name, params: v.params, metrics: variantMetrics(store, v.fingerprints) }));
@@ -234,14 +258,40 @@ cli
   .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
   .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
     const pipeline = load(opts);
-    const release = await lockCache(pipeline.cacheDir, makeReporter('auto'), false);
+    const keep = wholeNumber(opts.keep, '--keep', 0);
+    const release = await lockCache(pipeline, 'gc', makeReporter('auto'), false);
     const project = await Project.open(pipeline);
     try {
-      const r = collectGarbage(project, Number(opts.keep), Boolean(opts.dropSweeps));
+      const r = collectGarbage(project, keep, Boolean(opts.dropSweeps));
       const msg = `freed ${(r.bytes / 1048576).toFixed(2)} MiB (${r.bytes} bytes): ${r.blobs} blobs, ${r.runs} run records`;
       console.log(opts.json ? JSON.stringify(r) : msg);
     } finally {
       await project.close();
+      await release();
+    }
+  });
+
+cli
+  .command('cache <action>', "The cache itself: 'pipe cache check [--repair]' reads every blob and run record and reports what is damaged")
+  .option('--repair', 'Drop damaged blobs and the records that use them (the stages that made them run again on the next pipe run)')
+  .example('pipe cache check')
+  .action(async (action: string, opts: CommonOpts & { repair?: boolean }) => {
+    if (action !== 'check') throw new ConfigError(`unknown cache action '${action}'; try 'pipe cache check'`);
+    const pipeline = load(opts);
+    const release = await lockCache(pipeline, 'cache check', makeReporter('auto'));
+    const store = new Store(pipeline.cacheDir);
+    try {
+      const r = store.check(Boolean(opts.repair));
+      const problems = [...r.corrupt.map((h) => `blob ${h.slice(0, 12)} does not match its hash`), ...r.dangling];
+      if (opts.json) console.log(JSON.stringify({ ...r, repaired: Boolean(opts.repair) && problems.length > 0 }));
+      else {
+        console.log(`checked ${r.blobs} blobs (${(r.bytes / 1048576).toFixed(1)} MiB) and ${r.runs} run records: ${problems.length ? `${problems.length} problems` : 'all intact'}`);
+        for (const p of problems) console.log(`    ${p}`);
+      }
+      if (problems.length && opts.repair) console.log(`dropped them; 'pipe run' rebuilds what pipe.lock needs`);
+      else if (problems.length) throw new CacheCorrupt(`the cache at ${pipeline.cacheDir} has ${problems.length} damaged entries; 'pipe cache check --repair' drops them`);
+    } finally {
+      await store.close();
       await release();
     }
   });
@@ -253,15 +303,23 @@ async function main(): Promise<void> {
   try {
     cli.parse(process.argv, { run: false });
     if (!cli.matchedCommand) {
-      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc (see pipe --help)`);
+      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc, cache check (see pipe --help)`);
       if (!cli.options.help && !cli.options.version) cli.outputHelp();
       return;
     }
     await cli.runMatchedCommand();
   } catch (e) {
+    const lmdb = e instanceof Error && /MDB_[A-Z_]+/.exec(e.message)?.[0];
     if (e instanceof PipeError) {
       process.stderr.write(`error: ${e.message}\n`);
       process.exitCode = e.exitCode;
+    } else if (lmdb && lmdb !== 'MDB_MAP_FULL') {
+      // LMDB found its own pages damaged (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...).
+      process.stderr.write(`error: the cache is damaged (LMDB: ${lmdb}); move it aside (mv cache cache.damaged) and run 'pipe run' to rebuild it, or pull it again from a remote\n`);
+      process.exitCode = EXIT.CORRUPT;
+    } else if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      process.stderr.write(`error: no space left on the device (${(e as Error).message}); nothing half-written was kept\n`);
+      process.exitCode = EXIT.STAGE_FAILED;
     } else if (e instanceof Error && e.name === 'CACError') {
       process.stderr.write(`error: ${e.message}\n`);
       process.exitCode = EXIT.CONFIG;

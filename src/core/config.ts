@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { closestMatch } from 'leven';
 import { isMap, isScalar, LineCounter, parse as parseYamlValue, parseDocument, type Document } from 'yaml';
@@ -100,23 +100,34 @@ function lookup(params: Record<string, unknown>, ref: string): unknown {
 }
 
 /** Replaces ${name} references to top-level params; a whole-string reference keeps the value's type. */
-function interpolate(value: unknown, params: Record<string, unknown>, onMissing: (ref: string) => never): unknown {
+function interpolate(value: unknown, params: Record<string, unknown>, onMissing: (ref: string) => never, onRef?: (path: string, ref: string) => void, path = ''): unknown {
+  const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
   if (typeof value === 'string') {
     const whole = WHOLE_REF.exec(value);
     if (whole) {
       const v = lookup(params, whole[1]!);
+      onRef?.(path, whole[1]!.trim());
       return v === undefined ? onMissing(whole[1]!) : v;
     }
     return value.replace(REF, (_, ref: string) => {
       const v = lookup(params, ref);
+      onRef?.(path, ref.trim());
       return v === undefined ? onMissing(ref) : String(v);
     });
   }
-  if (Array.isArray(value)) return value.map((v) => interpolate(v, params, onMissing));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, params, onMissing, onRef, at(i)));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, params, onMissing)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, params, onMissing, onRef, at(k))]));
   }
   return value;
+}
+
+/** Numbers that JSON cannot carry or that no param can mean: Infinity (`1e309`, `.inf`), NaN (`.nan`), integers past 2^53. */
+function unboundedNumbers(value: unknown, path: (string | number)[] = []): Array<{ path: (string | number)[]; value: number }> {
+  if (typeof value === 'number') return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value)) ? [] : [{ path, value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => unboundedNumbers(v, [...path, i]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => unboundedNumbers(v, [...path, k]));
+  return [];
 }
 
 /** A --set value, typed by what the schema expects at that key. */
@@ -200,6 +211,7 @@ function inputProblems(spec: StageSpec, stages: Map<string, StageSpec>, raw: Rec
 export function loadPipeline(file: string, overrides: Override[] = []): Pipeline {
   const path = resolve(file);
   if (!existsSync(path)) throw new ConfigError(`no pipeline file at ${path} (run pipe in a folder with pipeline.yaml, or pass --file)`);
+  if (!statSync(path).isFile()) throw new ConfigError(`${path} is not a file (a pipeline file is YAML with a stages: mapping)`);
   const name = basename(path);
   const src = new Source(name, readFileSync(path, 'utf8'));
   const yamlErrors = src.doc.errors;
@@ -213,6 +225,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     );
   }
   const raw = src.doc.toJS() as unknown;
+  if (raw === null || raw === undefined) throw new ConfigError(`${name} is empty: expected a mapping with a stages: key (see pipe --help, or the README's pipeline.yaml section)`);
   const pipelineSchema = readSchema(builtinSchemaPath('pipeline'));
   const validate = validator(pipelineSchema);
   if (!validate(raw)) {
@@ -236,6 +249,8 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
   const problems: string[] = [];
 
   const byStage = new Map<string, Override[]>();
+  /** Problems with a shared param or a default, by message: the stages it reached. */
+  const sharedProblems = new Map<string, string[]>();
   for (const o of overrides) {
     if (o.target === 'params' || o.target === 'defaults') {
       setIn(o.target === 'params' ? shared : defaults, o.path, typedValue(o.raw, undefined));
@@ -260,8 +275,11 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     };
     let params: Record<string, unknown>;
     let deps: string[];
+    // Where each param came from when not from this stage's own YAML: a shared ${ref} or a pipeline-wide default.
+    const cameFrom = new Map<string, { target: 'params' | 'defaults'; key: string }>();
+    const noteRef = (prefix: string) => (path: string, ref: string) => cameFrom.set(prefix && path ? `${prefix}.${path}` : prefix || path, { target: 'params', key: ref.split('.')[0]! });
     try {
-      params = interpolate(structuredClone(s.params ?? {}), shared, missingRef([...base, 'params'])) as Record<string, unknown>;
+      params = interpolate(structuredClone(s.params ?? {}), shared, missingRef([...base, 'params']), noteRef('')) as Record<string, unknown>;
       deps = (s.deps ?? []).map((d, i) => interpolate(d, shared, missingRef([...base, 'deps', i])) as string);
     } catch (e) {
       problems.push((e as Error).message);
@@ -270,7 +288,10 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     const schema: JsonSchema = kind.schema ? readSchema(kind.schema) : { type: 'object' };
     // Pipeline-wide defaults reach only the kinds whose schema has the param, and only where the stage leaves it unset.
     for (const [k, v] of Object.entries(defaults)) {
-      if (schema.properties?.[k] && params[k] === undefined) params[k] = interpolate(structuredClone(v), shared, missingRef(['defaults', k]));
+      if (schema.properties?.[k] && params[k] === undefined) {
+        cameFrom.set(k, { target: 'defaults', key: k });
+        params[k] = interpolate(structuredClone(v), shared, missingRef(['defaults', k]), noteRef(k));
+      }
     }
     for (const o of byStage.get(stageName) ?? []) {
       const allowed = Object.keys(schema.properties ?? {});
@@ -284,11 +305,29 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       setIn(params, o.path, typedValue(o.raw, subSchema(schema, o.path)));
     }
     const validate = validator(schema);
-    if (!validate(params)) {
-      const overridden = new Set((byStage.get(stageName) ?? []).map((o) => o.path.join('.')));
-      for (const v of violations(validate.errors ?? [], params, (p) => subSchema(schema, p))) {
-        const from = overridden.has(v.path.join('.')) ? `--set ${stageName}.${v.path.join('.')}` : src.at([...base, 'params', ...v.path], v.atKey);
-        problems.push(`${from}: ${keyPath([...base, 'params', ...v.path])}: ${v.message}`);
+    const found = validate(params)
+      ? unboundedNumbers(params).map((u) => ({ path: u.path, atKey: false, message: `expected a finite number${Number.isInteger(u.value) ? ' (an integer up to 2^53)' : ''}, found ${u.value}` }))
+      : violations(validate.errors ?? [], params, (p) => subSchema(schema, p));
+    if (found.length) {
+      const overridden = new Map((byStage.get(stageName) ?? []).map((o) => [o.path.join('.'), o]));
+      for (const v of found) {
+        const key = v.path.join('.');
+        const own = overridden.get(key);
+        // A value that came from a shared param or a default is reported once, where it was set, naming every stage it reached.
+        const origin = [...cameFrom].find(([p]) => key === p || key.startsWith(`${p}.`))?.[1];
+        const set = origin && overrides.find((o) => o.target === origin.target && o.path[0] === origin.key);
+        const from = own
+          ? `--set ${stageName}.${key}=${own.raw}`
+          : set
+            ? `--set ${set.target}.${set.path.join('.')}=${set.raw}`
+            : origin
+              ? src.at([origin.target, origin.key])
+              : src.at([...base, 'params', ...v.path], v.atKey);
+        const shared = !own && origin ? sharedProblems : undefined;
+        if (shared) {
+          const id = `${from}: ${origin!.target}.${origin!.key}: ${v.message}`;
+          shared.set(id, [...(shared.get(id) ?? []), keyPath([...base, 'params', ...v.path])]);
+        } else problems.push(`${from}: ${keyPath([...base, 'params', ...v.path])}: ${v.message}`);
       }
       continue;
     }
@@ -319,6 +358,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       tolerance: s.tolerance,
     });
   }
+  for (const [id, where] of sharedProblems) problems.push(`${id} (used by ${where.join(', ')})`);
   for (const spec of stages.values()) problems.push(...inputProblems(spec, stages, doc.stages, src));
   if (problems.length > 0) fail(problems);
   return {

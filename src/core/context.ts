@@ -1,5 +1,6 @@
 import type { StageSpec } from './config.js';
 import { artifactPath, checkArtifactKey, writeArtifact } from './artifacts.js';
+import { CacheCorrupt } from './errors.js';
 import type { Reporter } from './progress.js';
 import type { MetricInfo, StageContext, StageInputs } from './stage.js';
 import type { OutputRef, RunRecord, Store } from './store.js';
@@ -19,9 +20,9 @@ export function inputsFrom(store: Store, stage: string, record: RunRecord): Stag
     outputs: Object.keys(record.outputs),
     files: Object.keys(record.files),
     metrics: record.metrics,
-    tensor: (name) => store.getTensor(ref(name, 'tensor').hash),
-    json: <T>(name: string) => JSON.parse(Buffer.from(store.getBlob(ref(name, 'json').hash)).toString()) as T,
-    file: (path) => store.getBlob(ref(path, 'file').hash),
+    tensor: (name) => store.getTensor(ref(name, 'tensor').hash, `output '${name}' of stage '${stage}'`),
+    json: <T>(name: string) => JSON.parse(Buffer.from(store.getBlob(ref(name, 'json').hash, `output '${name}' of stage '${stage}'`)).toString()) as T,
+    file: (path) => store.getBlob(ref(path, 'file').hash, `artifact '${path}' of stage '${stage}'`),
   };
 }
 
@@ -49,6 +50,8 @@ export function makeContext(args: {
   reporter: Reporter;
   signal: AbortSignal;
   collected: Collected;
+  /** Ignore a checkpoint left by an earlier run (pipe verify, --force): start from scratch. */
+  fresh: boolean;
 }): StageContext {
   const { spec, store, reporter, collected, fingerprint } = args;
   const stage = spec.name;
@@ -125,16 +128,42 @@ export function makeContext(args: {
       collected.metricInfo.timing.push(...(info.timing ?? []).filter((k) => !collected.metricInfo.timing.includes(k)));
     },
     checkpoint: {
-      load: () => store.loadCheckpoint(fingerprint),
-      save: (step, tensors, state) => store.saveCheckpoint(fingerprint, step, tensors, state ?? null),
+      load() {
+        if (args.fresh) return undefined;
+        let resume;
+        try {
+          resume = store.loadCheckpoint(fingerprint);
+        } catch (e) {
+          if (!(e instanceof CacheCorrupt)) throw e;
+          reporter.log(stage, 'warn', `${e.message}; starting from scratch`);
+          return undefined;
+        }
+        if (!resume) return undefined;
+        // What the interrupted run had recorded counts as recorded by this one, artifacts back in place.
+        Object.assign(collected.outputs, resume.outputs);
+        for (const [key, ref] of Object.entries(resume.files)) {
+          writeArtifact(artifactPath(args.artifactsDir, stage, key), store.getBlob(ref.hash, `artifact '${key}' of the checkpoint`));
+          collected.files[key] = ref;
+        }
+        return resume.checkpoint;
+      },
+      save: (step, tensors, state) => store.saveCheckpoint(fingerprint, step, tensors, state ?? null, { files: collected.files, outputs: collected.outputs }),
     },
     memo: {
       get(key) {
         const k = memoKey(key);
         const h = store.getItem(k);
         if (!h || !store.hasBlob(h)) return undefined;
+        let bytes;
+        try {
+          bytes = store.getBlob(h, `memo '${key}'`);
+        } catch (e) {
+          // A memo is only a shortcut: a damaged one (dropped by getBlob) is recomputed.
+          if (e instanceof CacheCorrupt) return undefined;
+          throw e;
+        }
         collected.items.add(k);
-        return store.getBlob(h);
+        return bytes;
       },
       put(key, data) {
         const k = memoKey(key);

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inputsFrom, makeContext, type Collected } from './context.js';
-import { ConfigError, Interrupted, PipeError, StageFailed } from './errors.js';
+import { CacheCorrupt, ConfigError, Interrupted, PipeError, StageFailed } from './errors.js';
+import { syncArtifactFiles } from './artifacts.js';
 import { listingBytes } from './filehash.js';
 import type { Override } from './config.js';
 import type { StageState } from './fingerprint.js';
@@ -38,6 +39,8 @@ export interface ExecuteOptions {
   commit?: boolean;
   /** Where artifacts go instead of the pipeline's artifacts folder. */
   artifactsDir?: string;
+  /** Start from scratch: a checkpoint of an earlier run is not resumed (verify, --force). */
+  fresh?: boolean;
 }
 
 /**
@@ -74,6 +77,7 @@ export async function executeStage(
       reporter,
       signal,
       collected,
+      fresh: !!opts.fresh,
     });
     await module.run(ctx);
     signal.throwIfAborted();
@@ -83,6 +87,7 @@ export async function executeStage(
     }
   } catch (e) {
     project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash));
+    if (!opts.artifactsDir) restorePrevious(project, stage, Object.keys(collected.files));
     throw missingPackage(spec.kind.kind, e) ?? e;
   }
   const all = { ...collected.outputs, ...collected.files };
@@ -102,6 +107,22 @@ export async function executeStage(
   if (opts.commit === false) return record;
   commitRecord(project, state, record);
   return record;
+}
+
+/**
+ * After a failed run: the artifacts it overwrote go back to the last
+ * successful run's (pipe.lock's), and the ones only it wrote are removed.
+ */
+function restorePrevious(project: Project, stage: string, written: string[]): void {
+  const previous = project.lock.stages[stage];
+  const record = previous && project.store.getRun(previous.fingerprint);
+  if (!record) return;
+  try {
+    syncArtifactFiles(project.pipeline.artifactsDir, stage, Object.fromEntries(Object.entries(record.files).filter(([k]) => written.includes(k))), written, project.artifactIo(stage));
+  } catch (e) {
+    // The failure being reported matters more; a damaged blob here is found again on the next run.
+    if (!(e instanceof CacheCorrupt)) throw e;
+  }
 }
 
 /** Blobs, folder listings and the run record in one transaction; the stage's checkpoint is no longer needed. */
@@ -126,18 +147,19 @@ export interface WorkerArgs {
   stage: string;
   fingerprint: string;
   artifactsDir: string;
+  fresh: boolean;
 }
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 /** executeStage in a child process (see worker.ts); resolves with the record it committed. */
-export function executeInWorker(project: Project, stage: string, fingerprint: string, reporter: Reporter, signal: AbortSignal): Promise<RunRecord> {
-  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint, artifactsDir: project.pipeline.artifactsDir };
+export function executeInWorker(project: Project, stage: string, fingerprint: string, reporter: Reporter, signal: AbortSignal, fresh = false): Promise<RunRecord> {
+  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint, artifactsDir: project.pipeline.artifactsDir, fresh };
   // The IPC channel is only a lifeline: the worker quits when it closes, so a killed parent leaves no orphan.
   const child = spawn(process.execPath, [WORKER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const onAbort = () => child.kill('SIGTERM');
   signal.addEventListener('abort', onAbort);
-  let failure: { message: string; interrupted: boolean } | undefined;
+  let failure: { message: string; interrupted: boolean; corrupt: boolean } | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     let e: Record<string, unknown>;
     try {
@@ -145,7 +167,7 @@ export function executeInWorker(project: Project, stage: string, fingerprint: st
     } catch {
       return reporter.log(stage, 'info', line);
     }
-    if (e.event === 'worker-failed') failure = { message: String(e.message), interrupted: Boolean(e.interrupted) };
+    if (e.event === 'worker-failed') failure = { message: String(e.message), interrupted: Boolean(e.interrupted), corrupt: Boolean(e.corrupt) };
     else replay(reporter, e);
   });
   return new Promise((resolve, reject) => {
@@ -158,6 +180,7 @@ export function executeInWorker(project: Project, stage: string, fingerprint: st
         return record ? resolve(record) : reject(new Error('stage process finished but left no run record'));
       }
       if (failure?.interrupted || signal.aborted) return reject(new Interrupted(`'${stage}' interrupted`));
+      if (failure?.corrupt) return reject(new CacheCorrupt(failure.message));
       reject(new Error(failure?.message ?? `stage process exited with ${sig ?? `code ${code}`}`));
     });
   });

@@ -1,4 +1,3 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Pipeline } from './config.js';
 import { Dag } from './dag.js';
@@ -29,7 +28,6 @@ export class Project {
     shared?: { store: Store; hasher: FileHasher },
   ) {
     this.dag = new Dag(pipeline);
-    if (!existsSync(pipeline.cacheDir)) mkdirSync(pipeline.cacheDir, { recursive: true });
     this.store = shared?.store ?? new Store(pipeline.cacheDir);
     this.hasher = shared?.hasher ?? new FileHasher(this.store, pipeline.dir);
     this.variant = !!shared;
@@ -88,9 +86,19 @@ export class Project {
     return fp ? this.store.getRun(fp) : undefined;
   }
 
+  /** How artifacts of a stage are checked and rewritten from this project's cache. */
+  artifactIo(stage: string): { hashFile(path: string): string; blob(hash: string, key: string): Uint8Array } {
+    return { hashFile: (p) => this.hasher.hashFile(p), blob: (h, key) => this.store.getBlob(h, `artifact '${key}' of stage '${stage}'`) };
+  }
+
   /** Forgets computed states from this stage on, after it ran and produced new outputs. */
   invalidate(name: string): void {
     for (const n of this.dag.descendants([name])) this.states.delete(n);
+  }
+
+  /** Forgets every computed state (the cache changed under them: a damaged entry was dropped). */
+  forgetStates(): void {
+    this.states.clear();
   }
 
   /** Sets a stage's state directly (the runner knows it after a run). */

@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import pLimit from 'p-limit';
-import { artifactPath, removeArtifact, writeArtifact } from './artifacts.js';
-import { ConfigError, Interrupted, type PipeError } from './errors.js';
+import { syncArtifactFiles } from './artifacts.js';
+import { CacheCorrupt, ConfigError, Interrupted, type PipeError } from './errors.js';
 import type { StageState } from './fingerprint.js';
 import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
 import { executeInWorker, executeStage, stageFailure } from './execute.js';
+import { canonicalJson } from './hash.js';
 import { explain } from './status.js';
 import type { RunRecord } from './store.js';
 
@@ -85,26 +85,28 @@ export function lockEntry(state: StageState, record: RunRecord): LockEntry {
   };
 }
 
-/** Makes artifacts/ match a run record: rewrites missing or changed files, removes ones the stage no longer makes. */
+/** Makes artifacts/ match a run record: rewrites missing or changed files, removes the previous run's that the stage no longer makes. */
 export function syncArtifacts(project: Project, stage: string, record: RunRecord, previous: LockEntry | undefined): boolean {
-  const dir = project.pipeline.artifactsDir;
-  let touched = false;
-  for (const [key, ref] of Object.entries(record.files)) {
-    const path = artifactPath(dir, stage, key);
-    if (existsSync(path) && project.hasher.hashFile(path) === ref.hash) continue;
-    writeArtifact(path, project.store.getBlob(ref.hash));
-    touched = true;
-  }
-  for (const key of Object.keys(previous?.files ?? {})) {
-    if (!(key in record.files)) {
-      removeArtifact(artifactPath(dir, stage, key));
-      touched = true;
-    }
-  }
-  return touched;
+  return syncArtifactFiles(project.pipeline.artifactsDir, stage, record.files, Object.keys(previous?.files ?? {}), project.artifactIo(stage));
 }
 
+/**
+ * Runs the stale stages. When a stage finds a damaged blob in the cache (the
+ * store drops it and the records that used it), the run is planned and run
+ * once more, so the stages that made it rebuild it.
+ */
 export async function run(project: Project, opts: RunOptions): Promise<StageResult[]> {
+  try {
+    return await runOnce(project, opts);
+  } catch (e) {
+    if (!(e instanceof CacheCorrupt) || opts.signal?.aborted) throw e;
+    opts.reporter.warn(`${e.message}; running again to rebuild it`);
+    project.forgetStates();
+    return runOnce(project, opts);
+  }
+}
+
+async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[]> {
   const steps = plan(project, opts);
   const { reporter } = opts;
   const results: StageResult[] = [];
@@ -132,8 +134,10 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
     if (cachedRecord) {
       const rewrote = syncArtifacts(project, stage, cachedRecord, previous);
       const same = previous?.fingerprint === state.fingerprint;
-      project.lock.stages[stage] = lockEntry(state, cachedRecord);
-      if (!same) project.saveLock();
+      const entry = lockEntry(state, cachedRecord);
+      project.lock.stages[stage] = entry;
+      // Also when only the entry's text differs (hand-edited hashes, an older lock format): the lock says what the cache holds.
+      if (!previous || canonicalJson(previous) !== canonicalJson(entry)) project.saveLock();
       const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
       reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? 'artifacts rewritten from the cache' : undefined);
       results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });
@@ -143,11 +147,10 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
     // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
     const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
     reporter.stageStart(stage, reason);
-    // A new run replaces what the stage made before; the old version stays restorable from the cache.
-    for (const key of Object.keys(previous?.files ?? {})) removeArtifact(artifactPath(project.pipeline.artifactsDir, stage, key));
     let record: RunRecord;
     try {
-      record = inWorker ? await executeInWorker(project, stage, state.fingerprint, reporter, signal) : await executeStage(project, stage, state, reporter, signal);
+      const fresh = !!opts.force;
+      record = inWorker ? await executeInWorker(project, stage, state.fingerprint, reporter, signal, fresh) : await executeStage(project, stage, state, reporter, signal, { fresh });
     } catch (e) {
       const seconds = (performance.now() - t0) / 1000;
       const failure = stageFailure(stage, e, signal);
@@ -156,6 +159,8 @@ export async function run(project: Project, opts: RunOptions): Promise<StageResu
       throw failure;
     }
     const seconds = (performance.now() - t0) / 1000;
+    // The new run's artifacts are in place; what only the previous run made goes.
+    syncArtifacts(project, stage, record, previous);
     project.lock.stages[stage] = lockEntry(state, record);
     project.saveLock();
     project.invalidate(stage);

@@ -89,7 +89,15 @@ export function violations(errors: ErrorObject[], data: unknown, schemaAt: (path
     const path = pathOf(e.instancePath);
     const found = valueAt(data, path);
     let v: Violation;
+    // A key that breaks propertyNames is reported once, by name (ajv also reports the inner pattern).
+    if (e.propertyName !== undefined && e.keyword !== 'propertyNames') continue;
     switch (e.keyword) {
+      case 'propertyNames': {
+        const name = (e.params as { propertyName: string }).propertyName;
+        const pattern = (schemaAt(path)?.propertyNames as { pattern?: string } | undefined)?.pattern;
+        v = { path: [...path, name], atKey: true, message: `the name ${JSON.stringify(name)} is not allowed${pattern ? ` (names match ${pattern}: a letter, then letters, digits, '-' or '_')` : ''}` };
+        break;
+      }
       case 'additionalProperties': {
         const key = (e.params as { additionalProperty: string }).additionalProperty;
         const allowed = Object.keys(schemaAt(path)?.properties ?? {});

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { artifactPath } from './artifacts.js';
+import { CacheCorrupt } from './errors.js';
 import { canonicalJson } from './hash.js';
 import { codeName } from './codehash.js';
 import type { LockEntry } from './lockfile.js';
@@ -43,7 +44,7 @@ export function explain(project: Project, name: string): StageStatus {
 
   for (const [up, out] of Object.entries(state.upstream)) {
     if (out === undefined) reasons.push(`upstream '${up}' is stale`);
-    else if (entry && entry.upstream[up] !== undefined && entry.upstream[up] !== out) reasons.push(`upstream '${up}' changed`);
+    else if (entry && entry.fingerprint !== state.fingerprint && entry.upstream[up] !== undefined && entry.upstream[up] !== out) reasons.push(`upstream '${up}' changed`);
   }
   if (!entry) {
     reasons.push('never run');
@@ -84,19 +85,39 @@ export function explain(project: Project, name: string): StageStatus {
     reasons.push('outputs missing from the cache');
   }
   if (!spec.cache) reasons.push('cache: false (always runs)');
+  // A lock whose output or upstream hashes were edited by hand no longer describes what the cache holds.
+  const tampered: string[] = [];
+  if (entry && entry.fingerprint === state.fingerprint) {
+    const recorded = record && { ...Object.fromEntries(Object.entries(record.outputs).map(([k, v]) => [k, v.hash])), ...Object.fromEntries(Object.entries(record.files).map(([k, v]) => [k, v.hash])) };
+    const locked: Record<string, string> = { ...entry.outs, ...entry.files };
+    if (recorded) {
+      const d = diffMaps(recorded, locked);
+      if (d.changed.length || d.added.length || d.removed.length) tampered.push(`pipe.lock's output hashes differ from the cache's record of this fingerprint: ${listFew([...d.changed, ...d.added, ...d.removed])}`);
+    }
+    const ups = Object.keys(state.upstream).filter((up) => state.upstream[up] !== undefined && entry.upstream[up] !== state.upstream[up]);
+    if (ups.length && Object.values(state.upstream).every((h) => h !== undefined)) tampered.push(`pipe.lock's upstream hashes differ from the upstream outputs: ${listFew(ups)}`);
+    reasons.push(...tampered);
+  }
   if (entry && record && entry.fingerprint === state.fingerprint) {
     const missing = Object.keys(record.files).filter((k) => !existsSync(artifactPath(project.pipeline.artifactsDir, name, k)));
     if (missing.length) reasons.push(`artifacts missing: ${listFew(missing)}`);
   }
   const upToDate = reasons.length === 0;
-  const lockMatches = !!entry && entry.fingerprint === state.fingerprint;
+  const lockMatches = !!entry && entry.fingerprint === state.fingerprint && tampered.length === 0;
   return { stage: name, upToDate, lockMatches, cached: !upToDate && !!record && spec.cache, reasons };
 }
 
 /** For a folder or glob dep: which files changed, from the listing kept in the cache. */
 function listingChange(project: Project, oldHash: string, now: Record<string, string> | undefined): string {
   if (!now || !project.store.hasBlob(oldHash)) return '';
-  const before = Object.fromEntries(JSON.parse(Buffer.from(project.store.getBlob(oldHash)).toString()) as [string, string][]);
+  let before: Record<string, string>;
+  try {
+    before = Object.fromEntries(JSON.parse(Buffer.from(project.store.getBlob(oldHash, 'a folder listing')).toString()) as [string, string][]);
+  } catch (e) {
+    // Only the detail is lost: the dep is stale either way (getBlob dropped a damaged listing).
+    if (e instanceof CacheCorrupt) return '';
+    throw e;
+  }
   const d = diffMaps(before, now);
   const parts = [];
   if (d.changed.length) parts.push(`modified ${listFew(d.changed)}`);

@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CacheCorrupt } from './errors.js';
-import { hashJson, sha256 } from './hash.js';
+import { checksum, hashJson, sha256 } from './hash.js';
+import { checkEnvironment, ensureCacheFolder } from './lmdb-preflight.js';
 import type { Checkpoint, MetricInfo } from './stage.js';
 import { decodeTensor, encodeTensor, type Tensor } from './tensor.js';
 
@@ -43,11 +44,21 @@ export interface StatEntry {
   hash: string;
 }
 
-/** A checkpoint as stored: its tensors by blob hash. */
+/** A checkpoint as stored: its tensors by blob hash, and what the stage had recorded when it was taken. */
 interface StoredCheckpoint {
   step: number;
   tensors: Record<string, string>;
   state: unknown;
+  /** Artifacts and outputs written before the checkpoint, so a resumed run records them as an uninterrupted one does. */
+  files?: Record<string, OutputRef>;
+  outputs?: Record<string, OutputRef>;
+}
+
+/** A loaded checkpoint with the artifacts and outputs recorded before it. */
+export interface ResumePoint {
+  checkpoint: Checkpoint;
+  files: Record<string, OutputRef>;
+  outputs: Record<string, OutputRef>;
 }
 
 /** A sweep as `pipe exp show` lists it: its variants and the fingerprints each one's stages had. */
@@ -64,11 +75,25 @@ export interface HistoryEntry {
   fingerprints: string[];
 }
 
+/** What a cache scan (`pipe cache check`) found. */
+export interface CheckReport {
+  blobs: number;
+  bytes: number;
+  runs: number;
+  /** Blobs whose bytes do not match their hash. */
+  corrupt: string[];
+  /** Run records, checkpoints and memos that point at a blob the cache does not have. */
+  dangling: string[];
+}
+
 /**
  * One LMDB environment holding everything the runner caches. Blobs are
  * content-addressed; run records map a fingerprint to its outputs. Writes of a
  * stage's results go through commitRun(), one transaction, so a kill leaves
- * either the whole record or nothing.
+ * either the whole record or nothing. Every blob read is checked against a
+ * fast checksum (xxh3, written with the blob) or, for blobs without one, its
+ * sha256: a mismatch drops the blob and every record that used it, and
+ * throws CacheCorrupt.
  */
 export class Store {
   readonly root: RootDatabase;
@@ -79,9 +104,12 @@ export class Store {
   private readonly ckpts: Database<StoredCheckpoint, string>;
   private readonly history: Database<HistoryEntry, number>;
   private readonly sweeps: Database<SweepEntry, string>;
+  private readonly sums: Database<string, string>;
   private pending = new Map<string, Uint8Array>();
 
   constructor(readonly path: string) {
+    ensureCacheFolder(path);
+    checkEnvironment(path);
     this.root = open({ path, compression: false });
     this.blobs = this.root.openDB({ name: 'blobs', encoding: 'binary' });
     this.runs = this.root.openDB({ name: 'runs' });
@@ -90,17 +118,39 @@ export class Store {
     this.ckpts = this.root.openDB({ name: 'checkpoints' });
     this.history = this.root.openDB({ name: 'history' });
     this.sweeps = this.root.openDB({ name: 'sweeps' });
+    this.sums = this.root.openDB({ name: 'sums', encoding: 'string' });
   }
 
   close(): Promise<void> {
     return this.root.close();
   }
 
-  /** Stages blob bytes for the next commit; returns the content hash. */
+  /** Stages blob bytes for the next commit (unless the cache already has them intact); returns the content hash. */
   stageBlob(bytes: Uint8Array): string {
     const hash = sha256(bytes);
-    if (!this.pending.has(hash) && !this.blobs.doesExist(hash)) this.pending.set(hash, bytes);
+    if (!this.pending.has(hash) && !this.intact(hash)) this.pending.set(hash, bytes);
     return hash;
+  }
+
+  /** Whether the cache holds these bytes under this hash, checked (so a damaged copy gets rewritten, not reused). */
+  private intact(hash: string): boolean {
+    const b = this.blobs.getBinary(hash);
+    return !!b && this.verified(hash, b);
+  }
+
+  private verified(hash: string, bytes: Uint8Array): boolean {
+    const sum = this.sums.get(hash);
+    if (sum !== undefined && checksum(bytes) === sum) return true;
+    // No checksum (a blob from before them), or it disagrees: the sha256 decides, and a damaged checksum is rewritten.
+    if (sha256(bytes) !== hash) return false;
+    if (sum !== undefined) this.sums.putSync(hash, checksum(bytes));
+    return true;
+  }
+
+  /** Writes a blob and its checksum; call inside a write transaction. */
+  private writeBlob(hash: string, bytes: Uint8Array): void {
+    this.blobs.putSync(hash, bytes);
+    this.sums.putSync(hash, checksum(bytes));
   }
 
   stageTensor(t: Tensor): OutputRef {
@@ -111,7 +161,7 @@ export class Store {
   /** Writes a blob right away (for data that is useful even if the stage later fails). */
   putBlob(bytes: Uint8Array): string {
     const hash = sha256(bytes);
-    if (!this.blobs.doesExist(hash)) this.blobs.putSync(hash, bytes);
+    if (!this.intact(hash)) this.root.transactionSync(() => this.writeBlob(hash, bytes));
     return hash;
   }
 
@@ -119,26 +169,77 @@ export class Store {
     return this.pending.has(hash) || this.blobs.doesExist(hash);
   }
 
-  getBlob(hash: string): Uint8Array {
-    const b = this.pending.get(hash) ?? this.blobs.getBinary(hash);
-    if (!b) throw new CacheCorrupt(`cache blob ${hash.slice(0, 12)} is missing (run 'pipe run --force' on the stage that made it)`);
+  /**
+   * A blob's bytes, checked. `what` names it for the user (`output 'train' of
+   * stage 'augment'`). A blob that does not match its hash is dropped with
+   * every record that used it, and CacheCorrupt says so: the next run rebuilds it.
+   */
+  getBlob(hash: string, what = `cache blob ${hash.slice(0, 12)}`): Uint8Array {
+    const staged = this.pending.get(hash);
+    if (staged) return staged;
+    const b = this.blobs.getBinary(hash);
+    if (!b) throw new CacheCorrupt(`${what} is missing from the cache (blob ${hash.slice(0, 12)}); run 'pipe run --force' on the stage that made it`);
+    if (!this.verified(hash, b)) {
+      const dropped = this.dropBlob(hash);
+      throw new CacheCorrupt(`cache corruption: ${what} (blob ${hash.slice(0, 12)}) does not match its hash; dropped it and the ${dropped} run record${dropped === 1 ? '' : 's'} that used it, so the stages that made it run again`);
+    }
     return b;
   }
 
-  getTensor(hash: string): Tensor {
+  getTensor(hash: string, what?: string): Tensor {
+    const bytes = this.getBlob(hash, what);
     try {
-      return decodeTensor(this.getBlob(hash));
+      return decodeTensor(bytes);
     } catch (e) {
-      if (e instanceof CacheCorrupt) throw e;
-      throw new CacheCorrupt(`cache blob ${hash.slice(0, 12)} is not a readable tensor (${(e as Error).message}); run 'pipe run --force' on the stage that made it`);
+      const dropped = this.dropBlob(hash);
+      throw new CacheCorrupt(`cache corruption: ${what ?? `blob ${hash.slice(0, 12)}`} is not a readable tensor (${(e as Error).message}); dropped it and the ${dropped} run records that used it`);
     }
+  }
+
+  /** Removes a damaged blob and everything that points at it (run records, checkpoints, memos); returns how many run records went. */
+  dropBlob(hash: string): number {
+    const uses = (refs: Iterable<{ hash: string }>) => [...refs].some((o) => o.hash === hash);
+    const runs = this.allRuns().filter((r) => uses(Object.values(r.outputs)) || uses(Object.values(r.files)));
+    const ckpts = this.checkpointEntries().filter(([, c]) => Object.values(c.tensors).includes(hash) || uses(Object.values(c.files ?? {})));
+    const items = this.itemEntries().filter(([, h]) => h === hash);
+    this.root.transactionSync(() => {
+      this.blobs.removeSync(hash);
+      this.sums.removeSync(hash);
+      for (const r of runs) this.runs.removeSync(r.fingerprint);
+      for (const [fp] of ckpts) this.ckpts.removeSync(fp);
+      for (const [k] of items) this.items.removeSync(k);
+    });
+    return runs.length;
+  }
+
+  /** Reads and checks every blob and every reference to one (`pipe cache check`); with repair, drops what is bad. */
+  check(repair: boolean): CheckReport {
+    const report: CheckReport = { blobs: 0, bytes: 0, runs: 0, corrupt: [], dangling: [] };
+    for (const { key, value } of this.blobs.getRange({})) {
+      report.blobs++;
+      report.bytes += (value as Uint8Array).length;
+      if (!this.verified(key as string, value as Uint8Array)) report.corrupt.push(key as string);
+    }
+    const has = (h: string) => this.blobs.doesExist(h) && !report.corrupt.includes(h);
+    for (const r of this.allRuns()) {
+      report.runs++;
+      for (const [name, o] of [...Object.entries(r.outputs), ...Object.entries(r.files)]) {
+        if (!has(o.hash)) report.dangling.push(`run record of stage '${r.stage}' (${r.fingerprint.slice(0, 12)}): output '${name}' points at a damaged or missing blob (${o.hash.slice(0, 12)})`);
+      }
+    }
+    if (repair) {
+      for (const h of report.corrupt) this.dropBlob(h);
+      const bad = this.allRuns().filter((r) => [...Object.values(r.outputs), ...Object.values(r.files)].some((o) => !this.blobs.doesExist(o.hash)));
+      this.root.transactionSync(() => bad.forEach((r) => this.runs.removeSync(r.fingerprint)));
+    }
+    return report;
   }
 
   /** Commits staged blobs and the run record in one transaction. */
   commitRun(record: RunRecord, blobHashes: Iterable<string>): void {
     const staged = [...blobHashes].filter((h) => this.pending.has(h));
     this.root.transactionSync(() => {
-      for (const h of staged) this.blobs.putSync(h, this.pending.get(h)!);
+      for (const h of staged) this.writeBlob(h, this.pending.get(h)!);
       this.runs.putSync(record.fingerprint, record);
     });
     for (const h of staged) this.pending.delete(h);
@@ -186,24 +287,31 @@ export class Store {
   }
 
   /** The last checkpoint saved under a fingerprint, its tensors decoded. */
-  loadCheckpoint(fingerprint: string): Checkpoint | undefined {
+  loadCheckpoint(fingerprint: string): ResumePoint | undefined {
     const c = this.ckpts.get(fingerprint);
     if (!c) return undefined;
     const tensors: Record<string, Tensor> = {};
-    for (const [k, h] of Object.entries(c.tensors)) tensors[k] = this.getTensor(h);
-    return { step: c.step, tensors, state: c.state };
+    for (const [k, h] of Object.entries(c.tensors)) tensors[k] = this.getTensor(h, `checkpoint tensor ${k}`);
+    return { checkpoint: { step: c.step, tensors, state: c.state }, files: c.files ?? {}, outputs: c.outputs ?? {} };
   }
 
-  /** Tensors and checkpoint record in one transaction: a kill leaves the previous checkpoint whole. */
-  saveCheckpoint(fingerprint: string, step: number, tensors: Record<string, Tensor>, state: unknown): void {
+  /**
+   * Tensors, the artifacts and outputs recorded so far (their staged blobs)
+   * and the checkpoint record in one transaction: a kill leaves the previous
+   * checkpoint whole.
+   */
+  saveCheckpoint(fingerprint: string, step: number, tensors: Record<string, Tensor>, state: unknown, recorded: { files: Record<string, OutputRef>; outputs: Record<string, OutputRef> }): void {
     const encoded = Object.entries(tensors).map(([k, t]) => {
       const bytes = encodeTensor(t);
       return [k, sha256(bytes), bytes] as const;
     });
+    const staged = [...Object.values(recorded.files), ...Object.values(recorded.outputs)].map((o) => o.hash).filter((h) => this.pending.has(h));
     this.root.transactionSync(() => {
-      for (const [, h, b] of encoded) if (!this.blobs.doesExist(h)) this.blobs.putSync(h, b);
-      this.ckpts.putSync(fingerprint, { step, tensors: Object.fromEntries(encoded.map(([k, h]) => [k, h])), state });
+      for (const [, h, b] of encoded) if (!this.intact(h)) this.writeBlob(h, b);
+      for (const h of staged) this.writeBlob(h, this.pending.get(h)!);
+      this.ckpts.putSync(fingerprint, { step, tensors: Object.fromEntries(encoded.map(([k, h]) => [k, h])), state, files: recorded.files, outputs: recorded.outputs });
     });
+    for (const h of staged) this.pending.delete(h);
   }
 
   removeCheckpoint(fingerprint: string): void {
@@ -252,8 +360,10 @@ export class Store {
     }
     const dropCkpts: string[] = [];
     for (const [fp, c] of this.checkpointEntries()) {
-      if (keep.has(fp)) Object.values(c.tensors).forEach((h) => liveBlobs.add(h));
-      else dropCkpts.push(fp);
+      if (keep.has(fp)) {
+        Object.values(c.tensors).forEach((h) => liveBlobs.add(h));
+        for (const o of [...Object.values(c.files ?? {}), ...Object.values(c.outputs ?? {})]) liveBlobs.add(o.hash);
+      } else dropCkpts.push(fp);
     }
     const dropItems: string[] = [];
     for (const [k, h] of this.itemEntries()) {
@@ -272,7 +382,10 @@ export class Store {
     this.root.transactionSync(() => {
       for (const fp of dropRuns) this.runs.removeSync(fp);
       for (const fp of dropCkpts) this.ckpts.removeSync(fp);
-      for (const h of dropBlobs) this.blobs.removeSync(h);
+      for (const h of dropBlobs) {
+        this.blobs.removeSync(h);
+        this.sums.removeSync(h);
+      }
       for (const p of dropStats) this.stats.removeSync(p);
       for (const k of dropItems) this.items.removeSync(k);
     });

@@ -17,6 +17,9 @@ export interface Axis {
   values: string[];
 }
 
+/** Values one range() axis may expand to: beyond this it is a typo, not a sweep. */
+const MAX_RANGE = 100_000;
+
 /** Splits `a,b,[1,2]` on top-level commas; `range(a,b,step)` expands like Python's (b excluded). */
 export function parseAxis(text: string): Axis {
   const o = parseOverride(text);
@@ -25,6 +28,7 @@ export function parseAxis(text: string): Axis {
   if (range) {
     const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
     if (!(step > 0) || !(b > a)) throw new ConfigError(`--set ${key}=${o.raw}: range(a,b,step) needs a < b and step > 0`);
+    if ((b - a) / step > MAX_RANGE) throw new ConfigError(`--set ${key}=${o.raw}: range(a,b,step) would give ${Math.ceil((b - a) / step).toLocaleString('en')} values; at most ${MAX_RANGE.toLocaleString('en')} per axis`);
     const values: string[] = [];
     // Rounded to the step's precision so 0.1 steps do not print as 0.30000000000000004.
     const digits = Math.max(0, -Math.floor(Math.log10(step)) + 2);
@@ -43,7 +47,14 @@ export function parseAxis(text: string): Axis {
     } else cur += ch;
   }
   values.push(cur.trim());
-  return { key, values: values.filter((v) => v !== '') };
+  const kept = values.filter((v) => v !== '');
+  if (kept.length === 0) throw new ConfigError(`--set ${key}=${o.raw}: no values after '=' (give one or more, comma-separated, or range(a,b,step))`);
+  return { key, values: kept };
+}
+
+/** How many variants a grid has, computed before any is made. */
+export function gridSize(axes: Axis[]): number {
+  return axes.reduce((n, a) => n * a.values.length, 1);
 }
 
 export interface Variant {

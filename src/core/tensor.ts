@@ -27,7 +27,21 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+const DTYPES: readonly DType[] = ['float32', 'int32', 'uint8', 'bool'];
+
+function describe(data: unknown): string {
+  if (data === null || typeof data !== 'object') return String(data);
+  return Array.isArray(data) ? 'a plain array' : (data.constructor?.name ?? 'an object');
+}
+
+/** A tensor from its parts, checked: a known dtype, a shape of whole numbers, and a typed array of that dtype with that many values. */
 export function tensor(dtype: DType, shape: number[], data: TypedArray): Tensor {
+  if (!DTYPES.includes(dtype)) throw new Error(`tensor dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new Error(`tensor shape must be a list of whole numbers >= 0, got ${JSON.stringify(shape)}`);
+  }
+  const Ctor = ctorFor(dtype);
+  if (!(data instanceof Ctor)) throw new Error(`a ${dtype} tensor needs its values in a ${Ctor.name}, got ${describe(data)}`);
   if (sizeOf(shape) !== data.length) {
     throw new Error(`tensor shape [${shape.join(',')}] needs ${sizeOf(shape)} values, got ${data.length}`);
   }

@@ -84,12 +84,14 @@ export async function verify(project: Project, opts: VerifyOptions): Promise<Ver
     const t0 = performance.now();
     let record;
     try {
-      record = await executeStage(project, stage, state, opts.reporter, opts.signal, { commit: false, artifactsDir: tmp });
+      record = await executeStage(project, stage, state, opts.reporter, opts.signal, { commit: false, artifactsDir: tmp, fresh: true });
     } catch (e) {
       opts.reporter.stageEnd(stage, 'failed', (performance.now() - t0) / 1000, e instanceof Error ? e.message : String(e));
       throw stageFailure(stage, e, opts.signal);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+      // A verification run's checkpoints are never resumed: the next run or verify starts from scratch too.
+      project.store.removeCheckpoint(state.fingerprint!);
     }
     const expected: Record<string, string> = { ...entry.outs, ...entry.files };
     const got: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { loadPipeline } from './config.js';
 import { executeStage, type WorkerArgs } from './execute.js';
-import { EXIT } from './errors.js';
+import { CacheCorrupt, EXIT } from './errors.js';
 import { makeReporter } from './progress.js';
 import { Project } from './project.js';
 
@@ -26,10 +26,10 @@ try {
   if (state.fingerprint !== args.fingerprint) {
     throw new Error(`fingerprint changed between planning and running (${args.fingerprint.slice(0, 12)} -> ${state.fingerprint?.slice(0, 12)}): was a file edited during the run?`);
   }
-  await executeStage(project, args.stage, state, reporter, controller.signal);
+  await executeStage(project, args.stage, state, reporter, controller.signal, { fresh: args.fresh });
   emit({ event: 'worker-done' });
 } catch (e) {
-  emit({ event: 'worker-failed', message: e instanceof Error ? e.message : String(e), interrupted: controller.signal.aborted });
+  emit({ event: 'worker-failed', message: e instanceof Error ? e.message : String(e), interrupted: controller.signal.aborted, corrupt: e instanceof CacheCorrupt });
   process.exitCode = controller.signal.aborted ? EXIT.INTERRUPTED : EXIT.STAGE_FAILED;
 } finally {
   await project?.close();

@@ -100,6 +100,8 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
     const stats = { epoch: epoch + 1, ...means } as EpochStats;
     history.push(stats);
     speeds.push((batches * bs) / seconds);
+    // Progress images first: the checkpoint then records them, so a run resumed from it has them as an uninterrupted one does.
+    await spec.afterEpoch?.(epoch + 1, stats);
     const state = [...spec.weights, ...spec.optimizers.flatMap((o) => o.state())];
     ctx.checkpoint.save(
       epoch + 1,
@@ -107,7 +109,6 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
       { history, optimizerStep: spec.optimizers[0]?.step ?? 0 },
     );
     ctx.log.info(`epoch ${epoch + 1}/${epochs}: ${fmt(means)} (${speeds[speeds.length - 1]!.toFixed(1)} img/s)`);
-    await spec.afterEpoch?.(epoch + 1, stats);
   }
   bar.done();
   speeds.sort((a, b) => a - b);
