@@ -2,16 +2,11 @@ import { availableParallelism } from 'node:os';
 import { cac } from 'cac';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { CacheCorrupt, CheckFailed, ConfigError, EXIT, PipeError } from './errors.js';
-import { cleanTempFiles } from './lockfile.js';
-import { collectGarbage } from './gc.js';
-import { acquireRunLock } from './mutex.js';
 import { makeReporter, type Reporter } from './progress.js';
 import { Project } from './project.js';
-import { run } from './runner.js';
+import { holdCache, run } from './api.js';
 import { explain } from './status.js';
-import { verify } from './verify.js';
-import { comparison, gridSize, markdownTable, parseAxis, sweep, variantMetrics, writeSummary, type VariantMetrics } from './sweep.js';
-import { Store } from './store.js';
+import type { VariantMetrics } from './sweep.js';
 
 interface CommonOpts {
   file: string;
@@ -35,17 +30,7 @@ function open(opts: CommonOpts): Promise<Project> {
 }
 
 /** Holds the cache's run lock, queueing behind another run (and saying so) unless wait is false. */
-/**
- * Takes the cache's lock for a command that writes (queueing behind another
- * one, and saying so, unless wait is false), then removes the temp files a
- * killed run left in artifacts/ and beside pipe.lock.
- */
-async function lockCache(pipeline: Pipeline, command: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
-  const release = await acquireRunLock(pipeline.cacheDir, { wait, command, onWait: (h) => reporter.info(`another pipe run (pid ${h.pid}) is using this cache; waiting for it to finish...`) });
-  const removed = cleanTempFiles([pipeline.artifactsDir], [pipeline.dir]);
-  if (removed) reporter.info(`removed ${removed} temp file${removed === 1 ? '' : 's'} left by an interrupted run`);
-  return release;
-}
+// Each command loads the modules only it needs, so `pipe run` does not pay for sweep, verify or gc.
 
 /**
  * The signal long commands stop on: the first Ctrl-C (or SIGTERM) asks the
@@ -99,12 +84,9 @@ cli
     const pipeline = load(opts);
     const jobs = wholeNumber(opts.jobs, '--jobs');
     const signal = interruptSignal(reporter);
-    const release = opts.dryRun ? async () => {} : await lockCache(pipeline, 'run', reporter, opts.wait !== false);
-    // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
-    const project = await Project.open(pipeline);
     try {
       const t0 = performance.now();
-      const results = await run(project, {
+      const results = await run(pipeline, {
         only: list(opts.only),
         until: [...list(opts.until), ...list(opts.to)],
         from: list(opts.from),
@@ -114,6 +96,7 @@ cli
         jobs,
         reporter,
         signal,
+        wait: opts.wait !== false,
       });
       if (!opts.dryRun && !opts.json) {
         const ran = results.filter((r) => r.outcome === 'ran').length;
@@ -122,8 +105,6 @@ cli
       }
     } finally {
       reporter.close();
-      await project.close();
-      await release();
     }
   });
 
@@ -159,9 +140,10 @@ cli
   .option('--sample <fraction>', 'Verify a random share of the stages, e.g. 30% or 0.3')
   .option('--seed <seed>', 'Seed of the --sample draw (default: today, so CI covers every stage over time)')
   .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
+    const { verify } = await import('./verify.js');
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
-    const release = await lockCache(pipeline, 'verify', reporter);
+    const release = await holdCache(pipeline, 'verify', reporter);
     const project = await Project.open(pipeline);
     const signal = interruptSignal(reporter);
     try {
@@ -188,6 +170,8 @@ cli
   .option('--max-variants <n>', 'Refuse grids with more variants than this', { default: 1000 })
   .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
   .action(async (opts: CommonOpts & { name?: string; jobs: number; maxVariants: unknown }) => {
+    const { comparison, gridSize, markdownTable, parseAxis, sweep, variantMetrics, writeSummary } = await import('./sweep.js');
+    const { Store } = await import('./store.js');
     const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
     const axes = parsed.filter((a) => a.values.length > 1);
     const base = parsed.filter((a) => a.values.length === 1).map((a) => parseOverride(`${a.key}=${a.values[0]}`));
@@ -200,7 +184,7 @@ cli
     }
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = loadPipeline(opts.file, base);
-    const release = await lockCache(pipeline, 'sweep', reporter);
+    const release = await holdCache(pipeline, 'sweep', reporter);
     const signal = interruptSignal(reporter);
     try {
       const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs, reporter, signal });
@@ -220,6 +204,7 @@ cli
 cli
   .command('exp <action>', "Experiments: 'pipe exp show' lists past sweep variants with their params and metrics")
   .action(async (action: string, opts: CommonOpts) => {
+    const { comparison, markdownTable, variantMetrics } = await import('./sweep.js');
     if (action !== 'show') throw new ConfigError(`unknown exp action '${action}'; try 'pipe exp show'`);
     const project = await open(opts);
     try {
@@ -257,9 +242,10 @@ cli
   .option('--keep <n>', 'Recent runs to keep', { default: 5 })
   .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
   .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
+    const { collectGarbage } = await import('./gc.js');
     const pipeline = load(opts);
     const keep = wholeNumber(opts.keep, '--keep', 0);
-    const release = await lockCache(pipeline, 'gc', makeReporter('auto'), false);
+    const release = await holdCache(pipeline, 'gc', makeReporter('auto'), false);
     const project = await Project.open(pipeline);
     try {
       const r = collectGarbage(project, keep, Boolean(opts.dropSweeps));
@@ -276,9 +262,10 @@ cli
   .option('--repair', 'Drop damaged blobs and the records that use them (the stages that made them run again on the next pipe run)')
   .example('pipe cache check')
   .action(async (action: string, opts: CommonOpts & { repair?: boolean }) => {
+    const { Store } = await import('./store.js');
     if (action !== 'check') throw new ConfigError(`unknown cache action '${action}'; try 'pipe cache check'`);
     const pipeline = load(opts);
-    const release = await lockCache(pipeline, 'cache check', makeReporter('auto'));
+    const release = await holdCache(pipeline, 'cache check', makeReporter('auto'));
     const store = new Store(pipeline.cacheDir);
     try {
       const r = store.check(Boolean(opts.repair));

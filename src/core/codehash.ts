@@ -69,7 +69,9 @@ export function hashCode(entry: string, projectDir: string): CodeHashes {
       const spec = (m[1] ?? m[2])!;
       if (spec.startsWith('.')) {
         const target = resolve(dirname(file), spec);
-        if (existsSync(target)) stack.push(target);
+        // TypeScript imports name the .js a module compiles to; the source is the .ts beside it.
+        const source = existsSync(target) ? target : /\.m?js$/.test(target) && existsSync(target.replace(/js$/, 'ts')) ? target.replace(/js$/, 'ts') : undefined;
+        if (source) stack.push(source);
       } else if (!spec.startsWith('node:') && !builtins.has(spec)) {
         const pkg = packageName(spec);
         packages[pkg] ??= packageVersion(pkg, dirname(file));

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { register } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inputsFrom, makeContext, type Collected } from './context.js';
@@ -19,12 +20,23 @@ function missingPackage(kind: string, e: unknown): Error | undefined {
   return pkg ? new Error(`kind '${kind}' needs the npm package ${pkg}, which is not installed (npm install ${pkg})`) : undefined;
 }
 
-async function loadModule(path: string): Promise<StageModule> {
+let typescript = false;
+
+/** TypeScript stage kinds: the loader hooks (ts-hooks.ts) are registered once per process, on first use. */
+function loadTypeScript(cacheDir: string): void {
+  if (typescript) return;
+  register(new URL('./ts-hooks.js', import.meta.url), { data: { cacheDir } });
+  typescript = true;
+}
+
+async function loadModule(path: string, cacheDir: string): Promise<StageModule> {
+  if (/\.m?ts$/.test(path)) loadTypeScript(cacheDir);
   let mod: { default?: StageModule };
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: StageModule };
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw e;
+    if ((e as { code?: string }).code === 'ERR_PIPE_TS_SYNTAX') throw new ConfigError((e as Error).message);
     throw new Error(`stage module ${path} failed to load: ${e instanceof Error ? e.message : String(e)}`);
   }
   const stage = mod.default;
@@ -60,7 +72,7 @@ export async function executeStage(
   const t0 = performance.now();
   const collected: Collected = { outputs: {}, files: {}, metrics: {}, metricInfo: { better: {}, timing: [] }, items: new Set() };
   try {
-    const module = await loadModule(spec.kind.module);
+    const module = await loadModule(spec.kind.module, project.pipeline.cacheDir);
     const upstream: Record<string, StageInputs> = {};
     for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!);
     const ctx = makeContext({
@@ -136,7 +148,8 @@ export function commitRecord(project: Project, state: StageState, record: RunRec
 /** How every command reports a stage that did not finish: interrupted, or failed with its error. */
 export function stageFailure(stage: string, e: unknown, signal: AbortSignal): PipeError {
   if (e instanceof Interrupted || signal.aborted) return new Interrupted(`interrupted while running '${stage}'; nothing of it was recorded`);
-  if (e instanceof StageFailed || (e instanceof PipeError && !(e instanceof ConfigError))) return e as PipeError;
+  // pipe's own errors keep their kind (a TypeScript syntax error in a stage module stays a ConfigError, exit 2).
+  if (e instanceof PipeError) return e;
   return new StageFailed(stage, e);
 }
 

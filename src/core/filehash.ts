@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { relative, resolve } from 'node:path';
-import { globSync } from 'tinyglobby';
 import { ConfigError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { StatEntry, Store } from './store.js';
@@ -12,6 +12,13 @@ export interface DepHash {
 }
 
 const GLOB_CHARS = /[*?[\]{}]/;
+
+let tinyglobby: typeof import('tinyglobby') | undefined;
+/** Loaded on first use: a pipeline without folder or glob deps never needs it. */
+function globSync(pattern: string, options: import('tinyglobby').GlobOptions): string[] {
+  tinyglobby ??= createRequire(import.meta.url)('tinyglobby') as typeof import('tinyglobby');
+  return tinyglobby.globSync(pattern, options);
+}
 
 /**
  * Content hashes with a stat cache: a file whose size, mtime and inode are

@@ -41,7 +41,7 @@ export function builtinKinds(): string[] {
 }
 
 function isPathKind(kind: string): boolean {
-  return kind.startsWith('.') || isAbsolute(kind) || /\.(m?js)$/.test(kind);
+  return kind.startsWith('.') || isAbsolute(kind) || /\.(m?[jt]s)$/.test(kind);
 }
 
 function declOf(schemaPath: string | undefined): KindDecl {
@@ -57,13 +57,13 @@ function declOf(schemaPath: string | undefined): KindDecl {
 /**
  * Built-in kinds are names (`resize`); anything that looks like a path is a
  * user module, resolved from the pipeline file's folder, with an optional
- * params schema beside it (`x.mjs` → `x.schema.json`).
+ * params schema beside it (`x.mjs` or `x.ts` → `x.schema.json`).
  */
 export function resolveKind(kind: string, projectDir: string): KindRef | { error: string } {
   if (isPathKind(kind)) {
     const module = resolve(projectDir, kind);
     if (!existsSync(module)) return { error: `stage module '${kind}' not found (looked for ${module})` };
-    const candidate = module.replace(/\.(m?js)$/, '.schema.json');
+    const candidate = module.replace(/\.(m?[jt]s)$/, '.schema.json');
     const schema = existsSync(candidate) ? candidate : undefined;
     return { kind, module, schema, builtin: false, decl: declOf(schema) };
   }

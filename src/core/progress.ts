@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { MultiBar, SingleBar } from 'cli-progress';
 
 export type StageOutcome = 'ran' | 'cached' | 'restored' | 'failed' | 'skipped';
 
@@ -68,7 +69,9 @@ class TextReporter implements Reporter {
 }
 
 class TtyReporter extends TextReporter {
-  private readonly multi = new cliProgress.MultiBar(
+  // cli-progress is loaded only for a terminal: piped and --json output never needs it.
+  private readonly cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
+  private readonly multi: MultiBar = new this.cliProgress.MultiBar(
     {
       format: '{stage} {label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}',
       hideCursor: true,
@@ -76,9 +79,9 @@ class TtyReporter extends TextReporter {
       stopOnComplete: false,
       etaBuffer: 20,
     },
-    cliProgress.Presets.shades_classic,
+    this.cliProgress.Presets.shades_classic,
   );
-  private readonly bars = new Map<string, cliProgress.SingleBar>();
+  private readonly bars = new Map<string, SingleBar>();
 
   protected override line(text: string): void {
     if (this.bars.size > 0) this.multi.log(`${text}\n`);
@@ -153,7 +156,11 @@ export function replay(reporter: Reporter, e: Record<string, unknown>): void {
   }
 }
 
-export function makeReporter(mode: 'json' | 'auto', out: NodeJS.WriteStream = process.stdout): Reporter {
+/** Says nothing: the default when pipe runs as a library. */
+const SILENT: Reporter = { info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, close() {} };
+
+export function makeReporter(mode: 'json' | 'auto' | 'silent', out: NodeJS.WriteStream = process.stdout): Reporter {
+  if (mode === 'silent') return SILENT;
   if (mode === 'json') return new JsonReporter(process.stdout);
   return out.isTTY ? new TtyReporter(out) : new TextReporter(out);
 }

@@ -5,7 +5,6 @@ import type { StageState } from './fingerprint.js';
 import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
-import { executeInWorker, executeStage, stageFailure } from './execute.js';
 import { canonicalJson } from './hash.js';
 import { explain } from './status.js';
 import type { RunRecord } from './store.js';
@@ -147,6 +146,8 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
     // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
     const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
     reporter.stageStart(stage, reason);
+    // Loaded only when a stage runs: a no-op run needs none of it.
+    const { executeInWorker, executeStage, stageFailure } = await import('./execute.js');
     let record: RunRecord;
     try {
       const fresh = !!opts.force;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -32,6 +32,15 @@ function entryOf(name: string): string | undefined {
     return fileURLToPath(import.meta.resolve(name));
   } catch {
     return undefined;
+  }
+}
+
+/** An installed package's package.json, found the way Node looks (node_modules folders up from here), without resolving its entry. */
+function packageJson(name: string): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const p = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(p)) return p;
+    if (dirname(dir) === dir) return undefined;
   }
 }
 
@@ -111,7 +120,7 @@ function machineSignature(): string {
   const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
   const stamp = (p: string | undefined) => (p && existsSync(p) ? `${p}:${statSync(p).size}:${statSync(p).mtimeMs}` : '-');
   const icds = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].flatMap((d) => entries(d).map((f) => stamp(join(d, f))));
-  const packages = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-backend-wasm'].map((p) => stamp(entryOf(p)));
+  const packages = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-backend-wasm'].map((p) => stamp(packageJson(p)));
   const devices = [...entries('/dev/dri'), ...entries('/dev').filter((d) => d.startsWith('nvidia'))];
   const parts = [hostname(), process.version, stamp(vulkanLoader()), ...icds, ...devices, ...packages];
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);

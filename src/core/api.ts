@@ -1,0 +1,72 @@
+/**
+ * pipe as a library: what the CLI does for `pipe run` and `pipe status`, as
+ * functions a program calls (`import { run, status } from 'pipe'`).
+ */
+import { loadPipeline, parseOverride, type Pipeline } from './config.js';
+import { cleanTempFiles } from './lockfile.js';
+import { acquireRunLock } from './mutex.js';
+import { makeReporter, type Reporter } from './progress.js';
+import { Project } from './project.js';
+import { run as runStages, type RunOptions, type StageResult } from './runner.js';
+import { explain, type StageStatus } from './status.js';
+
+export type { Pipeline } from './config.js';
+export type { Reporter } from './progress.js';
+export type { RunOptions, StageResult } from './runner.js';
+export type { StageStatus } from './status.js';
+
+/** A pipeline file's path (with `set`: --set overrides such as `train-gan.lr=1e-4`), or one already loaded. */
+export type PipelineRef = string | Pipeline;
+
+function pipelineOf(ref: PipelineRef, set: string[] = []): Pipeline {
+  return typeof ref === 'string' ? loadPipeline(ref, set.map(parseOverride)) : ref;
+}
+
+/**
+ * Takes the cache's lock for a command that writes (queueing behind another
+ * one, and saying so, unless wait is false), then removes the temp files a
+ * killed run left in artifacts/ and beside pipe.lock. Returns the release.
+ */
+export async function holdCache(pipeline: Pipeline, command: string, reporter: Reporter, wait = true): Promise<() => Promise<void>> {
+  const release = await acquireRunLock(pipeline.cacheDir, { wait, command, onWait: (h) => reporter.info(`another pipe run (pid ${h.pid}) is using this cache; waiting for it to finish...`) });
+  const removed = cleanTempFiles([pipeline.artifactsDir], [pipeline.dir]);
+  if (removed) reporter.info(`removed ${removed} temp file${removed === 1 ? '' : 's'} left by an interrupted run`);
+  return release;
+}
+
+export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter'>> {
+  /** --set overrides, when the pipeline is given by its file. */
+  set?: string[];
+  /** Where progress goes (default: nowhere). */
+  reporter?: Reporter;
+  /** false: fail with CacheBusy instead of waiting for another run on the same cache. */
+  wait?: boolean;
+}
+
+/** Runs the stale stages of a pipeline, as `pipe run` does; resolves with what happened to each selected stage. */
+export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Promise<StageResult[]> {
+  const pipeline = pipelineOf(ref, opts.set);
+  const reporter = opts.reporter ?? makeReporter('silent');
+  const release = opts.dryRun ? async () => {} : await holdCache(pipeline, 'run', reporter, opts.wait !== false);
+  try {
+    // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
+    const project = await Project.open(pipeline);
+    try {
+      return await runStages(project, { ...opts, reporter });
+    } finally {
+      await project.close();
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** Each stage's state, as `pipe status` says it: up to date or not, and why. */
+export async function status(ref: PipelineRef, opts: { set?: string[] } = {}): Promise<StageStatus[]> {
+  const project = await Project.open(pipelineOf(ref, opts.set));
+  try {
+    return project.dag.order.map((name) => explain(project, name));
+  } finally {
+    await project.close();
+  }
+}
