@@ -5,7 +5,6 @@ import type { StageState } from './fingerprint.js';
 import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
-import { canonicalJson } from './hash.js';
 import { explain } from './status.js';
 import type { RunRecord } from './store.js';
 
@@ -136,7 +135,8 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
       const entry = lockEntry(state, cachedRecord);
       project.lock.stages[stage] = entry;
       // Also when only the entry's text differs (hand-edited hashes, an older lock format): the lock says what the cache holds.
-      if (!previous || canonicalJson(previous) !== canonicalJson(entry)) project.saveLock();
+      // (pipe.lock keeps the key order lockEntry writes, so plain JSON compares them; a reordered hand edit only costs a rewrite.)
+      if (!previous || JSON.stringify(previous) !== JSON.stringify(entry)) project.saveLock();
       const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
       reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? 'artifacts rewritten from the cache' : undefined);
       results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });

@@ -12,6 +12,7 @@ export const VALIDATORS_DIR = join(PKG_ROOT, 'dist', 'validators');
 
 const require = createRequire(import.meta.url);
 const compiled = new Map<string, ValidateFunction>();
+const bySchema = new WeakMap<object, ValidateFunction>();
 let ajv: AjvClass | undefined;
 
 /** ajv itself, loaded only when a schema has no build-time validator (a user's stage kind). */
@@ -41,12 +42,17 @@ export function builtinSchemaPath(name: string): string {
  * than everything else a no-op `pipe run` does, hence the build step.
  */
 export function validator(schema: JsonSchema): ValidateFunction {
+  // Schemas come from readSchema's memo, so most lookups are by identity and skip hashing the schema.
+  const same = bySchema.get(schema);
+  if (same) return same;
   const key = hashJson(schema);
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  const prebuilt = join(VALIDATORS_DIR, `${key}.cjs`);
-  const v = existsSync(prebuilt) ? (require(prebuilt) as { default: ValidateFunction }).default : (ajv ??= ajvInstance()).compile(schema);
-  compiled.set(key, v);
+  let v = compiled.get(key);
+  if (!v) {
+    const prebuilt = join(VALIDATORS_DIR, `${key}.cjs`);
+    v = existsSync(prebuilt) ? (require(prebuilt) as { default: ValidateFunction }).default : (ajv ??= ajvInstance()).compile(schema);
+    compiled.set(key, v);
+  }
+  bySchema.set(schema, v);
   return v;
 }
 

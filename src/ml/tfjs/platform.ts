@@ -121,7 +121,8 @@ function machineSignature(): string {
   const stamp = (p: string | undefined) => (p && existsSync(p) ? `${p}:${statSync(p).size}:${statSync(p).mtimeMs}` : '-');
   const icds = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].flatMap((d) => entries(d).map((f) => stamp(join(d, f))));
   const packages = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-backend-wasm'].map((p) => stamp(packageJson(p)));
-  const devices = [...entries('/dev/dri'), ...entries('/dev').filter((d) => d.startsWith('nvidia'))];
+  // GPU device nodes: DRM render nodes, and NVIDIA's control node (listing all of /dev costs more than the rest together).
+  const devices = [...entries('/dev/dri'), existsSync('/dev/nvidiactl') ? 'nvidiactl' : '-'];
   const parts = [hostname(), process.version, stamp(vulkanLoader()), ...icds, ...devices, ...packages];
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
