@@ -47,10 +47,8 @@ function readMeta(buf: Buffer, at: number): Meta | string {
   return { pageSize, roots, lastPage: buf.readBigUInt64LE(dbs + 2 * DB_SIZE), txnid: buf.readBigUInt64LE(dbs + 2 * DB_SIZE + 8) };
 }
 
-/** Throws CacheCorrupt, naming the file and what to do, when the environment at `dir` cannot be opened safely. */
-export function checkEnvironment(dir: string): void {
-  const file = join(dir, 'data.mdb');
-  if (!existsSync(file)) return;
+/** What is wrong with the meta pages of an environment's data file (none: it is safe to open). */
+function metaProblems(file: string): string[] {
   const fd = openSync(file, 'r');
   let buf: Buffer;
   let size: number;
@@ -61,7 +59,7 @@ export function checkEnvironment(dir: string): void {
   } finally {
     closeSync(fd);
   }
-  if (size === 0) return;
+  if (size === 0) return [];
   const problems: string[] = [];
   const first = readMeta(buf, 0);
   // The second meta page sits one page in; its size is in the first one, or, if that is damaged, one of the sizes LMDB uses.
@@ -78,6 +76,19 @@ export function checkEnvironment(dir: string): void {
     m.roots.forEach((r, db) => {
       if (r !== P_INVALID && r > m.lastPage) problems.push(`meta page ${i}: root of database ${db} at page ${r}, past the last page ${m.lastPage}`);
     });
+  }
+  return problems;
+}
+
+/** Throws CacheCorrupt, naming the file and what to do, when the environment at `dir` cannot be opened safely. */
+export function checkEnvironment(dir: string): void {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return;
+  let problems = metaProblems(file);
+  if (problems.length) {
+    // Another process may have been writing that page as it was read: look once more before calling it damaged.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    problems = metaProblems(file);
   }
   if (problems.length) {
     throw new CacheCorrupt(
