@@ -3,7 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { closestMatch } from 'leven';
 import { isMap, isScalar, LineCounter, parse as parseYamlValue, parseDocument, type Document } from 'yaml';
 import { ConfigError } from './errors.js';
-import { resolveKind, type KindRef } from './kinds.js';
+import { commandKind, resolveKind, type KindRef } from './kinds.js';
 import { builtinSchemaPath, readSchema, subSchema, validator, violations, type JsonSchema } from './schema.js';
 
 export interface StageSpec {
@@ -21,6 +21,8 @@ export interface StageSpec {
   cache: boolean;
   /** pipe verify: relative tolerance for outputs that cannot be bit-exact. */
   tolerance?: number;
+  /** A command stage (`cmd:`): the files its command writes metrics to. Its commands and env values are in params. */
+  command?: { metrics: string[] };
 }
 
 export interface Pipeline {
@@ -151,7 +153,10 @@ function setIn(obj: Record<string, unknown>, path: string[], value: unknown): vo
 }
 
 interface RawStage {
-  kind: string;
+  kind?: string;
+  cmd?: string | string[];
+  env?: string[];
+  metrics?: string[];
   deps?: string[];
   inputs?: Record<string, string | string[]>;
   params?: Record<string, unknown>;
@@ -265,7 +270,11 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
   const stages = new Map<string, StageSpec>();
   for (const [stageName, s] of Object.entries(doc.stages)) {
     const base = ['stages', stageName];
-    const kind = resolveKind(s.kind, dir);
+    if ((s.kind === undefined) === (s.cmd === undefined)) {
+      problems.push(`${src.at(base, true)}: stages.${stageName}: give either kind: (a stage module) or cmd: (a command), ${s.kind === undefined ? 'found neither' : 'not both'}`);
+      continue;
+    }
+    const kind = s.cmd !== undefined ? commandKind() : resolveKind(s.kind!, dir);
     if ('error' in kind) {
       problems.push(`${src.at([...base, 'kind'])}: stages.${stageName}.kind: ${kind.error}`);
       continue;
@@ -303,6 +312,20 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
         continue;
       }
       setIn(params, o.path, typedValue(o.raw, subSchema(schema, o.path)));
+    }
+    if (s.cmd !== undefined) {
+      // ${name} in a command takes the stage's own params first, then the top-level ones.
+      const scope = { ...shared, ...params };
+      const missing = (i: number) => (ref: string): never => {
+        throw new ConfigError(`${src.at([...base, 'cmd', ...(Array.isArray(s.cmd) ? [i] : [])])}: stages.${stageName}.cmd: \${${ref}} is not a param of the stage nor a top-level one (for a shell variable, write $${ref} without braces)`);
+      };
+      try {
+        params.cmd = ([] as string[]).concat(s.cmd).map((c, i) => interpolate(c, scope, missing(i)) as string);
+      } catch (e) {
+        problems.push((e as Error).message);
+        continue;
+      }
+      params.env = Object.fromEntries((s.env ?? []).map((name) => [name, process.env[name] ?? null]));
     }
     const validate = validator(schema);
     const found = validate(params)
@@ -356,6 +379,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       outs: s.outs ?? [],
       cache: s.cache,
       tolerance: s.tolerance,
+      command: s.cmd !== undefined ? { metrics: s.metrics ?? [] } : undefined,
     });
   }
   for (const [id, where] of sharedProblems) problems.push(`${id} (used by ${where.join(', ')})`);

@@ -33,6 +33,10 @@ export interface Collected {
   metrics: Record<string, unknown>;
   metricInfo: Required<MetricInfo>;
   items: Set<string>;
+  /** Blobs the record needs beyond its outputs' own: the files inside a folder out. */
+  blobs: Set<string>;
+  /** A command stage's output, as one blob. */
+  log: string | undefined;
 }
 
 export function makeContext(args: {

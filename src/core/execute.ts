@@ -70,8 +70,24 @@ export async function executeStage(
   const spec = project.pipeline.stages.get(stage)!;
   const fingerprint = state.fingerprint!;
   const t0 = performance.now();
-  const collected: Collected = { outputs: {}, files: {}, metrics: {}, metricInfo: { better: {}, timing: [] }, items: new Set() };
+  const collected: Collected = { outputs: {}, files: {}, metrics: {}, metricInfo: { better: {}, timing: [] }, items: new Set(), blobs: new Set(), log: undefined };
   try {
+    if (spec.command) {
+      const { runCommand } = await import('./command.js');
+      const depFiles = spec.paths.flatMap((p) => project.hasher.expand(p));
+      await runCommand({ spec, projectDir: project.pipeline.dir, depFiles, store: project.store, collected, reporter, signal });
+    } else await runModule();
+    signal.throwIfAborted();
+    const missing = spec.outs.filter((o) => !(o in collected.outputs) && !(o in collected.files));
+    if (missing.length) {
+      throw new Error(`declared outs not produced: ${missing.join(', ')} (it produced: ${[...Object.keys(collected.outputs), ...Object.keys(collected.files)].join(', ') || 'nothing'})`);
+    }
+  } catch (e) {
+    project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash).concat([...collected.blobs]));
+    if (!opts.artifactsDir) restorePrevious(project, stage, Object.keys(collected.files));
+    throw missingPackage(spec.kind.kind, e) ?? e;
+  }
+  async function runModule(): Promise<void> {
     const module = await loadModule(spec.kind.module, project.pipeline.cacheDir);
     const upstream: Record<string, StageInputs> = {};
     for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!);
@@ -92,15 +108,6 @@ export async function executeStage(
       fresh: !!opts.fresh,
     });
     await module.run(ctx);
-    signal.throwIfAborted();
-    const missing = spec.outs.filter((o) => !(o in collected.outputs) && !(o in collected.files));
-    if (missing.length) {
-      throw new Error(`declared outs not produced: ${missing.join(', ')} (it produced: ${[...Object.keys(collected.outputs), ...Object.keys(collected.files)].join(', ') || 'nothing'})`);
-    }
-  } catch (e) {
-    project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash));
-    if (!opts.artifactsDir) restorePrevious(project, stage, Object.keys(collected.files));
-    throw missingPackage(spec.kind.kind, e) ?? e;
   }
   const all = { ...collected.outputs, ...collected.files };
   const record: RunRecord = {
@@ -112,6 +119,8 @@ export async function executeStage(
     files: collected.files,
     metrics: collected.metrics,
     metricInfo: collected.metricInfo,
+    log: collected.log,
+    blobs: collected.blobs.size ? [...collected.blobs] : undefined,
     items: [...collected.items],
     seconds: (performance.now() - t0) / 1000,
     finishedAt: new Date().toISOString(),
@@ -140,7 +149,7 @@ function restorePrevious(project: Project, stage: string, written: string[]): vo
 /** Blobs, folder listings and the run record in one transaction; the stage's checkpoint is no longer needed. */
 export function commitRecord(project: Project, state: StageState, record: RunRecord): void {
   const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
-  const blobs = [...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash);
+  const blobs = [...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash).concat(record.blobs ?? [], record.log ? [record.log] : []);
   project.store.commitRun(record, [...blobs, ...listingHashes]);
   project.store.removeCheckpoint(record.fingerprint);
 }

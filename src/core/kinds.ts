@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { closestMatch } from 'leven';
-import { BUILTIN_STAGES_DIR } from './paths.js';
+import { BUILTIN_STAGES_DIR, PKG_ROOT } from './paths.js';
 import { builtinSchemaPath, readSchema } from './schema.js';
 
 /** One input a kind consumes: an upstream stage (or a list of them) that must have these outputs. */
@@ -52,6 +52,11 @@ function declOf(schemaPath: string | undefined): KindDecl {
     outputs: x.outputs as string[] | undefined,
     facts: typeof x.facts === 'string' ? resolve(dirname(schemaPath!), x.facts) : undefined,
   };
+}
+
+/** The kind of a stage declared with `cmd:`: its code is pipe's command runner (command.ts). */
+export function commandKind(): KindRef {
+  return { kind: 'cmd', module: join(PKG_ROOT, 'dist', 'src', 'core', 'command.js'), schema: undefined, builtin: true, decl: { inputs: undefined, outputs: undefined, facts: undefined } };
 }
 
 /**

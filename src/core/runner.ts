@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { syncArtifactFiles } from './artifacts.js';
+import { syncOuts } from './outs.js';
 import { CacheCorrupt, ConfigError, Interrupted, type PipeError } from './errors.js';
 import type { StageState } from './fingerprint.js';
 import type { LockEntry } from './lockfile.js';
@@ -130,7 +131,10 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
     const t0 = performance.now();
     const cachedRecord = spec.cache && !opts.force && state.fingerprint ? project.store.getRun(state.fingerprint) : undefined;
     if (cachedRecord) {
-      const rewrote = syncArtifacts(project, stage, cachedRecord, previous);
+      const rewroteArtifacts = syncArtifacts(project, stage, cachedRecord, previous);
+      // A command stage's outs live in the workspace: put them back as recorded (a `dvc checkout`).
+      const rewroteOuts = spec.command ? syncOuts(project.store, project.pipeline.dir, stage, cachedRecord.outputs, (p) => project.hasher.hashFile(p)) : false;
+      const rewrote = rewroteArtifacts || rewroteOuts;
       const same = previous?.fingerprint === state.fingerprint;
       const entry = lockEntry(state, cachedRecord);
       project.lock.stages[stage] = entry;
@@ -138,7 +142,7 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
       // (pipe.lock keeps the key order lockEntry writes, so plain JSON compares them; a reordered hand edit only costs a rewrite.)
       if (!previous || JSON.stringify(previous) !== JSON.stringify(entry)) project.saveLock();
       const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
-      reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? 'artifacts rewritten from the cache' : undefined);
+      reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? `${rewroteOuts ? 'outs' : 'artifacts'} rewritten from the cache` : undefined);
       results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });
       return true;
     }

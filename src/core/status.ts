@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { artifactPath } from './artifacts.js';
+import { changedOuts } from './outs.js';
 import { CacheCorrupt } from './errors.js';
 import { canonicalJson } from './hash.js';
 import { codeName } from './codehash.js';
@@ -97,6 +98,10 @@ export function explain(project: Project, name: string): StageStatus {
     const ups = Object.keys(state.upstream).filter((up) => state.upstream[up] !== undefined && entry.upstream[up] !== state.upstream[up]);
     if (ups.length && Object.values(state.upstream).every((h) => h !== undefined)) tampered.push(`pipe.lock's upstream hashes differ from the upstream outputs: ${listFew(ups)}`);
     reasons.push(...tampered);
+  }
+  if (spec.command && record && entry?.fingerprint === state.fingerprint) {
+    const changed = changedOuts(project.store, project.pipeline.dir, record.outputs, (p) => project.hasher.hashFile(p));
+    if (changed.length) reasons.push(`outs changed in the workspace: ${listFew(changed)} (pipe run restores them)`);
   }
   if (entry && record && entry.fingerprint === state.fingerprint) {
     const missing = Object.keys(record.files).filter((k) => !existsSync(artifactPath(project.pipeline.artifactsDir, name, k)));

@@ -7,7 +7,8 @@ import { decodeTensor, encodeTensor, type Tensor } from './tensor.js';
 
 /** What a finished stage produced, as recorded under its fingerprint. */
 export interface OutputRef {
-  type: 'tensor' | 'json' | 'file';
+  /** folder: a command stage's folder out, as a manifest blob naming its files' blobs. */
+  type: 'tensor' | 'json' | 'file' | 'folder';
   hash: string;
   bytes: number;
   dtype?: string;
@@ -26,6 +27,10 @@ export interface RunRecord {
   metrics: Record<string, unknown>;
   /** Which way each metric improves, as the stage declared it (absent in records made before pipe said). */
   metricInfo?: MetricInfo;
+  /** Blobs the record needs beyond its outputs (the files inside folder outs). */
+  blobs?: string[];
+  /** A command stage's stdout and stderr, as one blob. */
+  log?: string;
   /** Per-item memo keys the stage used, kept alive by gc along with the record. */
   items: string[];
   seconds: number;
@@ -199,7 +204,7 @@ export class Store {
   /** Removes a damaged blob and everything that points at it (run records, checkpoints, memos); returns how many run records went. */
   dropBlob(hash: string): number {
     const uses = (refs: Iterable<{ hash: string }>) => [...refs].some((o) => o.hash === hash);
-    const runs = this.allRuns().filter((r) => uses(Object.values(r.outputs)) || uses(Object.values(r.files)));
+    const runs = this.allRuns().filter((r) => uses(Object.values(r.outputs)) || uses(Object.values(r.files)) || r.blobs?.includes(hash));
     const ckpts = this.checkpointEntries().filter(([, c]) => Object.values(c.tensors).includes(hash) || uses(Object.values(c.files ?? {})));
     const items = this.itemEntries().filter(([, h]) => h === hash);
     this.root.transactionSync(() => {
@@ -351,6 +356,7 @@ export class Store {
     const liveItems = new Set<string>();
     const keepRun = (r: RunRecord) => {
       for (const o of [...Object.values(r.outputs), ...Object.values(r.files)]) liveBlobs.add(o.hash);
+      for (const h of [...(r.blobs ?? []), ...(r.log ? [r.log] : [])]) liveBlobs.add(h);
       for (const k of r.items) liveItems.add(k);
     };
     const dropRuns: string[] = [];

@@ -95,7 +95,13 @@ export async function sweep(opts: {
 }): Promise<SweepRecord> {
   const variants = expand(opts.axes);
   const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
-  const main = await Project.open(loadPipeline(opts.file, opts.base));
+  const base = loadPipeline(opts.file, opts.base);
+  const commands = [...base.stages.values()].filter((s) => s.command).map((s) => s.name);
+  // Variants run side by side, and a command stage's outs live in the one workspace: they would overwrite each other.
+  if (commands.length) {
+    throw new ConfigError(`pipe sweep cannot run command stages yet (${commands.join(', ')}): variants would write the same workspace outs; run each variant with pipe run -S instead`);
+  }
+  const main = await Project.open(base);
   const shared = { store: main.store, hasher: main.hasher };
   const projects = new Map<string, Project>();
   for (const v of variants) {

@@ -1,0 +1,129 @@
+/**
+ * Command stages (`cmd:` in pipeline.yaml): run under the user's shell in
+ * the project folder, each command in its own process group so Ctrl-C and
+ * a kill reach everything it started. Declared outs are removed before the
+ * run, required after it, and stored (outs.ts). This module and what it
+ * imports are the code a command stage's key covers.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import type { StageSpec } from './config.js';
+import type { Collected } from './context.js';
+import { Interrupted } from './errors.js';
+import type { Reporter } from './progress.js';
+import { storeOut } from './outs.js';
+import type { Store } from './store.js';
+
+const TAIL = 20;
+const GUARD = fileURLToPath(new URL('./command-guard.js', import.meta.url));
+
+/** The environment a command gets: pipe's, plus each param as PIPE_PARAM_<NAME> and all of them as JSON in the file PIPE_PARAMS names. */
+function commandEnv(stage: string, params: Record<string, unknown>): NodeJS.ProcessEnv {
+  const own = Object.fromEntries(Object.entries(params).filter(([k]) => k !== 'cmd' && k !== 'env'));
+  const file = join(tmpdir(), `pipe-params-${stage}-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify(own));
+  const env: NodeJS.ProcessEnv = { ...process.env, PIPE_PARAMS: file, PIPE_STAGE: stage };
+  for (const [k, v] of Object.entries(own)) env[`PIPE_PARAM_${k.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return env;
+}
+
+/** Project files a command names that are not among its deps: the usual reason an edit to a script does not rerun a stage. */
+function undeclaredFiles(commands: string[], projectDir: string, depFiles: Set<string>, outs: Set<string>): string[] {
+  const named = new Set<string>();
+  for (const c of commands) {
+    for (const token of c.split(/[\s'"=;|&<>()]+/)) {
+      if (!/[./]/.test(token) || token.startsWith('-')) continue;
+      const abs = resolve(projectDir, token);
+      if (!abs.startsWith(projectDir + sep) || depFiles.has(abs) || outs.has(abs)) continue;
+      if (existsSync(abs) && statSync(abs).isFile()) named.add(relative(projectDir, abs));
+    }
+  }
+  return [...named];
+}
+
+function runOne(stage: string, command: string, cwd: string, env: NodeJS.ProcessEnv, reporter: Reporter, signal: AbortSignal, log: string[]): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.env.SHELL || '/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const group = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+    // Started beside the command: it kills the group if pipe dies without a chance to (kill -9).
+    const guard = spawn(process.execPath, [GUARD, String(child.pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+    guard.on('error', () => {});
+    let killer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      group('SIGTERM');
+      killer = setTimeout(() => group('SIGKILL'), 3000);
+    };
+    signal.addEventListener('abort', onAbort);
+    // A pipe killed without a chance to clean up must not leave the command's group running.
+    const onExit = () => group('SIGKILL');
+    process.once('exit', onExit);
+    // stderr is not a warning channel for most tools (progress, logging): both streams print as the stage's lines.
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        log.push(line);
+        reporter.log(stage, 'info', line);
+      });
+    }
+    child.on('error', fail);
+    child.on('close', (code, sig) => {
+      signal.removeEventListener('abort', onAbort);
+      process.off('exit', onExit);
+      if (killer) clearTimeout(killer);
+      guard.kill();
+      if (signal.aborted) return fail(new Interrupted(`'${stage}' interrupted`));
+      if (code === 0) return done();
+      const tail = log.slice(-TAIL).map((l) => `    ${l}`).join('\n');
+      fail(new Error(`command exited with ${sig ? `signal ${sig}` : `code ${code}`}: ${command}${tail ? `\n  last lines:\n${tail}` : ''}`));
+    });
+  });
+}
+
+export async function runCommand(args: {
+  spec: StageSpec;
+  projectDir: string;
+  depFiles: string[];
+  store: Store;
+  collected: Collected;
+  reporter: Reporter;
+  signal: AbortSignal;
+}): Promise<void> {
+  const { spec, projectDir, store, collected, reporter, signal } = args;
+  const commands = spec.params.cmd as string[];
+  const outs = spec.outs.map((o) => resolve(projectDir, o));
+  for (const f of undeclaredFiles(commands, projectDir, new Set(args.depFiles), new Set(outs))) {
+    reporter.log(spec.name, 'warn', `the command names ${f}, which is not in deps: editing it will not rerun this stage (add it to deps)`);
+  }
+  // A stale out must never pass for a new one.
+  for (const o of outs) rmSync(o, { recursive: true, force: true });
+  const env = commandEnv(spec.name, spec.params);
+  const log: string[] = [];
+  try {
+    for (const c of commands) await runOne(spec.name, c, projectDir, env, reporter, signal, log);
+  } finally {
+    rmSync(env.PIPE_PARAMS!, { force: true });
+  }
+  collected.log = store.stageBlob(Buffer.from(log.join('\n')));
+  for (const [i, o] of outs.entries()) {
+    if (!existsSync(o)) throw new Error(`declared out '${spec.outs[i]}' was not written by the command`);
+    collected.outputs[spec.outs[i]!] = storeOut(store, o, collected.blobs);
+  }
+  for (const m of spec.command!.metrics) {
+    const file = resolve(projectDir, m);
+    if (!existsSync(file)) throw new Error(`metrics file '${m}' was not written by the command`);
+    const values = parse(readFileSync(file, 'utf8')) as unknown;
+    if (!values || typeof values !== 'object' || Array.isArray(values)) throw new Error(`metrics file '${m}' must hold a mapping of names to values`);
+    Object.assign(collected.metrics, values);
+  }
+}
+
