@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -172,13 +173,56 @@ async function interrupted(signal: NodeJS.Signals): Promise<{ dir: string; code:
   child.kill(signal);
   const r = await done;
   const pid = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
-  await waitFor(() => {
+  // Gone, or a zombie: killed, and only waiting to be reaped (a container's init may never reap it).
+  const dead = () => {
     try {
-      process.kill(pid, 0);
-      return false;
+      return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
       return true;
     }
-  }, 5000);
+  };
+  await waitFor(dead, 5000);
   return { dir, code: r.code, stderr: r.stderr };
 }
+
+/** A Python with numpy: .ci/run installs Debian's python3-numpy, so CI always has one. */
+function numpyPython(): string {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  assert.fail('no Python with numpy (apt-get install python3-numpy)');
+}
+
+describe('tensors between stage modules and commands', () => {
+  it('JS → Python (.npy) → JS is bit-exact, and pipe export writes any cached tensor as .npy', () => {
+    const py = numpyPython();
+    const gen = `export default { run(ctx) { ctx.output.tensor('x', { dtype: 'float32', shape: [2, 3], data: new Float32Array([0.1, 0.2, 0.3, 1e-8, -7.5, 3.14159]) }); } };`;
+    const back = `export default { run(ctx) { const y = ctx.upstream.double.tensor('y.npy'); ctx.output.json('y', { shape: y.shape, dtype: y.dtype, values: [...y.data] }); } };`;
+    const script = `import json, os, numpy
+inputs = json.load(open(os.environ['PIPE_INPUTS']))
+x = numpy.load(inputs['gen']['x'])
+assert x.dtype == numpy.float32 and x.shape == (2, 3), (x.dtype, x.shape)
+assert inputs['gen']['x'] == os.environ['PIPE_INPUT_GEN_X']
+numpy.save('y.npy', (x * numpy.float32(2)).astype(numpy.float32))
+`;
+    const dir = project({
+      'pipeline.yaml': `stages:\n  gen:\n    kind: ./gen.mjs\n  double:\n    cmd: ${py} double.py\n    deps: [gen, double.py]\n    outs: [y.npy]\n  back:\n    kind: ./back.mjs\n    deps: [double]\n`,
+      'gen.mjs': gen,
+      'back.mjs': back,
+      'double.py': script,
+    });
+    const r = pipe(dir, 'run', '-j', '1');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const exported = pipe(dir, 'export', 'back', 'y', 'y.json');
+    assert.equal(exported.code, 0, exported.stderr);
+    const y = JSON.parse(read(dir, 'y.json')) as { shape: number[]; dtype: string; values: number[] };
+    assert.deepEqual(y.shape, [2, 3]);
+    assert.equal(y.dtype, 'float32');
+    assert.deepEqual(y.values, [...new Float32Array([0.1, 0.2, 0.3, 1e-8, -7.5, 3.14159])].map((v) => Math.fround(v * 2)));
+    const ex = pipe(dir, 'export', 'gen', 'x', 'x.npy');
+    assert.match(ex.stdout, /wrote output 'x' of stage 'gen' to x.npy \(.npy, float32 \[2, 3\]\)/);
+    const loaded = spawnSync(py, ['-c', "import numpy; x = numpy.load('x.npy'); print(x.dtype, x.shape, x.tobytes().hex())"], { cwd: dir, encoding: 'utf8' });
+    assert.equal(loaded.stdout.trim(), `float32 (2, 3) ${Buffer.from(new Float32Array([0.1, 0.2, 0.3, 1e-8, -7.5, 3.14159]).buffer).toString('hex')}`);
+    assert.match(pipe(dir, 'export', 'gen', 'nope', 'n.npy').stderr, /stage 'gen' has no output 'nope' \(it has: x\)/);
+  });
+});

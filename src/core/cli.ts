@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { cac } from 'cac';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { CacheCorrupt, CheckFailed, ConfigError, EXIT, PipeError } from './errors.js';
@@ -258,6 +259,29 @@ cli
   });
 
 cli
+  .command('export <stage> <output> <file>', 'Write a cached output of a stage to a file: a tensor as .npy (numpy.load, torch), anything else as its bytes')
+  .example('pipe export augment train train.npy')
+  .action(async (stage: string, output: string, file: string, opts: CommonOpts) => {
+    const project = await open(opts);
+    try {
+      project.dag.names([stage], 'pipe export');
+      const record = project.record(stage) ?? (project.lock.stages[stage] && project.store.getRun(project.lock.stages[stage]!.fingerprint));
+      if (!record) throw new ConfigError(`stage '${stage}' has no outputs in this cache (run 'pipe run --until ${stage}' first)`);
+      const ref = record.outputs[output] ?? record.files[output];
+      if (!ref) throw new ConfigError(`stage '${stage}' has no output '${output}' (it has: ${[...Object.keys(record.outputs), ...Object.keys(record.files)].join(', ') || 'none'})`);
+      const what = `output '${output}' of stage '${stage}'`;
+      if (ref.type === 'folder') throw new ConfigError(`${what} is a folder; 'pipe run' restores it in the workspace`);
+      const { encodeNpy } = await import('./npy.js');
+      const { writeFileAtomic } = await import('./lockfile.js');
+      const bytes = ref.type === 'tensor' ? encodeNpy(project.store.getTensor(ref.hash, what)) : project.store.getBlob(ref.hash, what);
+      writeFileAtomic(resolve(file), bytes);
+      console.log(`wrote ${what} to ${file}${ref.type === 'tensor' ? ` (.npy, ${ref.dtype} [${ref.shape?.join(', ')}])` : ''}`);
+    } finally {
+      await project.close();
+    }
+  });
+
+cli
   .command('cache <action>', "The cache itself: 'pipe cache check [--repair]' reads every blob and run record and reports what is damaged")
   .option('--repair', 'Drop damaged blobs and the records that use them (the stages that made them run again on the next pipe run)')
   .example('pipe cache check')
@@ -290,7 +314,7 @@ async function main(): Promise<void> {
   try {
     cli.parse(process.argv, { run: false });
     if (!cli.matchedCommand) {
-      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc, cache check (see pipe --help)`);
+      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc, export, cache check (see pipe --help)`);
       if (!cli.options.help && !cli.options.version) cli.outputHelp();
       return;
     }

@@ -6,9 +6,9 @@
  * imports are the code a command stage's key covers.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -16,8 +16,9 @@ import type { StageSpec } from './config.js';
 import type { Collected } from './context.js';
 import { Interrupted } from './errors.js';
 import type { Reporter } from './progress.js';
+import { encodeNpy } from './npy.js';
 import { storeOut } from './outs.js';
-import type { Store } from './store.js';
+import type { RunRecord, Store } from './store.js';
 
 const TAIL = 20;
 const GUARD = fileURLToPath(new URL('./command-guard.js', import.meta.url));
@@ -89,10 +90,36 @@ function runOne(stage: string, command: string, cwd: string, env: NodeJS.Process
   });
 }
 
+/**
+ * Upstream tensors as .npy files for the command: one file per tensor output,
+ * named in the JSON file PIPE_INPUTS names ({stage: {output: path}}) and in
+ * PIPE_INPUT_<STAGE>_<OUTPUT> variables. Returns the folder to remove after.
+ */
+function writeInputs(stage: string, store: Store, upstream: Record<string, RunRecord>, env: NodeJS.ProcessEnv): string {
+  const dir = join(tmpdir(), `pipe-inputs-${stage}-${process.pid}`);
+  const manifest: Record<string, Record<string, string>> = {};
+  for (const [up, record] of Object.entries(upstream)) {
+    for (const [name, ref] of Object.entries(record.outputs)) {
+      if (ref.type !== 'tensor') continue;
+      const file = join(dir, up, `${name}.npy`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, encodeNpy(store.getTensor(ref.hash, `output '${name}' of stage '${up}'`)));
+      (manifest[up] ??= {})[name] = file;
+      env[`PIPE_INPUT_${`${up}_${name}`.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`] = file;
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  env.PIPE_INPUTS = join(dir, 'inputs.json');
+  writeFileSync(env.PIPE_INPUTS, JSON.stringify(manifest));
+  return dir;
+}
+
 export async function runCommand(args: {
   spec: StageSpec;
   projectDir: string;
   depFiles: string[];
+  /** Each upstream stage's run record, by stage name. */
+  upstream: Record<string, RunRecord>;
   store: Store;
   collected: Collected;
   reporter: Reporter;
@@ -107,11 +134,13 @@ export async function runCommand(args: {
   // A stale out must never pass for a new one.
   for (const o of outs) rmSync(o, { recursive: true, force: true });
   const env = commandEnv(spec.name, spec.params);
+  const inputs = writeInputs(spec.name, store, args.upstream, env);
   const log: string[] = [];
   try {
     for (const c of commands) await runOne(spec.name, c, projectDir, env, reporter, signal, log);
   } finally {
     rmSync(env.PIPE_PARAMS!, { force: true });
+    rmSync(inputs, { recursive: true, force: true });
   }
   collected.log = store.stageBlob(Buffer.from(log.join('\n')));
   for (const [i, o] of outs.entries()) {

@@ -4,6 +4,7 @@ import { CacheCorrupt } from './errors.js';
 import type { Reporter } from './progress.js';
 import type { MetricInfo, StageContext, StageInputs } from './stage.js';
 import type { OutputRef, RunRecord, Store } from './store.js';
+import { decodeNpy } from './npy.js';
 import { tensor } from './tensor.js';
 
 export function inputsFrom(store: Store, stage: string, record: RunRecord): StageInputs {
@@ -20,9 +21,15 @@ export function inputsFrom(store: Store, stage: string, record: RunRecord): Stag
     outputs: Object.keys(record.outputs),
     files: Object.keys(record.files),
     metrics: record.metrics,
-    tensor: (name) => store.getTensor(ref(name, 'tensor').hash, `output '${name}' of stage '${stage}'`),
+    tensor(name) {
+      // A command stage's .npy out reads as a tensor too.
+      const npy = record.outputs[name]?.type === 'file' && name.endsWith('.npy');
+      const what = `output '${name}' of stage '${stage}'`;
+      return npy ? decodeNpy(store.getBlob(record.outputs[name]!.hash, what), what) : store.getTensor(ref(name, 'tensor').hash, what);
+    },
     json: <T>(name: string) => JSON.parse(Buffer.from(store.getBlob(ref(name, 'json').hash, `output '${name}' of stage '${stage}'`)).toString()) as T,
-    file: (path) => store.getBlob(ref(path, 'file').hash, `artifact '${path}' of stage '${stage}'`),
+    // An artifact, or a file out of a command stage.
+    file: (path) => (path in record.files || record.outputs[path]?.type !== 'file' ? store.getBlob(ref(path, 'file').hash, `artifact '${path}' of stage '${stage}'`) : store.getBlob(record.outputs[path]!.hash, `out '${path}' of stage '${stage}'`)),
   };
 }
 

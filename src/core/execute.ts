@@ -75,7 +75,8 @@ export async function executeStage(
     if (spec.command) {
       const { runCommand } = await import('./command.js');
       const depFiles = spec.paths.flatMap((p) => project.hasher.expand(p));
-      await runCommand({ spec, projectDir: project.pipeline.dir, depFiles, store: project.store, collected, reporter, signal });
+      const upstream = Object.fromEntries(spec.after.map((up) => [up, project.record(up)!]));
+      await runCommand({ spec, projectDir: project.pipeline.dir, depFiles, upstream, store: project.store, collected, reporter, signal });
     } else await runModule();
     signal.throwIfAborted();
     const missing = spec.outs.filter((o) => !(o in collected.outputs) && !(o in collected.files));
