@@ -1,7 +1,7 @@
 /**
  * pipe's benchmark suite: one command, one markdown table, every figure a
  * median of repeated runs taken side by side in this one process's run.
- *   npm run bench [-- --quick] [--only noop,status,lmdb,resize,training]
+ *   npm run bench [-- --quick] [--only noop,status,restore,lmdb,resize,training]
  * With --only, the table is printed but bench/RESULTS.md (the whole suite's) is left alone.
  * Python baselines use Debian's python3-torch and python3-opencv
  * (/usr/bin/python3); rows whose baseline is missing say so.
@@ -63,6 +63,27 @@ async function noop(): Promise<void> {
   const pipe = median(Array.from({ length: runs }, () => time(process.execPath, [PIPE, 'run'], ROOT)));
   const floor = median(Array.from({ length: runs }, () => time(process.execPath, ['-e', '0'], ROOT)));
   row('no-op `pipe run`, default pipeline, wall ms', f1(pipe), `${f1(floor)} (node -e 0)`, `${f1(pipe - floor)} ms over node's start`, 'DVC is not installable here (not in Debian, no PyPI)');
+}
+
+/** A command stage's 10,000-file folder out, deleted and restored from the cache by `pipe run`, against `cp -r` of the same folder. */
+async function restore10k(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-restore-'));
+  writeFileSync(join(dir, 'make.sh'), 'mkdir -p out; i=0; while [ $i -lt 10000 ]; do echo "file $i" > out/f$i.txt; i=$((i+1)); done\n');
+  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  make:\n    cmd: sh make.sh\n    deps: [make.sh]\n    outs: [out]\n');
+  time(process.execPath, [PIPE, 'run'], dir);
+  spawnSync('cp', ['-r', join(dir, 'out'), join(dir, 'copy')]);
+  const reps = quick ? 3 : 7;
+  const restores: number[] = [];
+  const copies: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    rmSync(join(dir, 'out'), { recursive: true });
+    restores.push(time(process.execPath, [PIPE, 'run'], dir));
+    rmSync(join(dir, 'again'), { recursive: true, force: true });
+    copies.push(time('cp', ['-r', join(dir, 'copy'), join(dir, 'again')], dir));
+  }
+  const [r, c] = [median(restores), median(copies)];
+  row('restore a 10,000-file folder out from the cache (`pipe run`), ms', f1(r), `${f1(c)} (cp -r of the folder)`, `${(r / c).toFixed(2)}×`, 'target ≤ 2×');
+  rmSync(dir, { recursive: true, force: true });
 }
 
 async function status10k(): Promise<void> {
@@ -163,7 +184,7 @@ async function lmdbRead(): Promise<void> {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`pipe benchmarks on ${availableParallelism()} × ${cpu}, node ${process.version}${quick ? ' (quick)' : ''}\n`);
-const parts = { noop, status: status10k, lmdb: lmdbRead, resize, training };
+const parts = { noop, status: status10k, restore: restore10k, lmdb: lmdbRead, resize, training };
 const unknown = only?.filter((p) => !(p in parts)) ?? [];
 if (unknown.length) throw new Error(`--only: unknown part ${unknown.join(', ')}; parts: ${Object.keys(parts).join(', ')}`);
 for (const [name, part] of Object.entries(parts)) if (!only || only.includes(name)) await part();

@@ -54,10 +54,18 @@ export function readManifest(store: Store, hash: string, what: string): Manifest
  */
 export function syncOuts(store: Store, projectDir: string, stage: string, outputs: Record<string, OutputRef>, hashFile: (path: string) => string): boolean {
   let touched = false;
+  // Folders made once each: restoring 10,000 files in one folder makes one mkdir, not 10,000.
+  const made = new Set<string>();
   const put = (abs: string, hash: string, what: string) => {
-    if (existsSync(abs) && statSync(abs).isFile() && hashFile(abs) === hash) return;
-    rmSync(abs, { recursive: true, force: true });
-    mkdirSync(dirname(abs), { recursive: true });
+    if (existsSync(abs)) {
+      if (statSync(abs).isFile() && hashFile(abs) === hash) return;
+      rmSync(abs, { recursive: true, force: true });
+    }
+    const dir = dirname(abs);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
     writeFileSync(abs, store.getBlob(hash, what));
     touched = true;
   };
