@@ -151,11 +151,28 @@ describe('command stages', () => {
 });
 
 describe('command stages in sweeps', () => {
-  it('are refused with the reason, before anything runs', () => {
-    const dir = trained();
-    const r = pipe(dir, 'sweep', '-S', 'train.lr=1,2');
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /pipe sweep cannot run command stages yet \(train\): variants would write the same workspace outs/);
+  it('each variant\'s command stages see their own upstream outs, and the workspace keeps pipe.lock\'s', () => {
+    const yaml = `stages:
+  train:
+    cmd: echo "model \${lr}" > model.txt
+    params: { lr: 1 }
+    outs: [model.txt]
+  score:
+    cmd: sh score.sh
+    deps: [train, score.sh]
+    outs: [seen.txt]
+    metrics: [score.json]
+`;
+    const score = 'cp model.txt seen.txt\necho "{\\"score\\": $(cut -d" " -f2 model.txt)}" > score.json\n';
+    const dir = project({ 'pipeline.yaml': yaml, 'score.sh': score });
+    assert.equal(pipe(dir, 'run').code, 0);
+    const r = pipe(dir, 'sweep', '-S', 'train.lr=2,3', '-j', '2');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\| lr=2 \| 2 \| 2 \|/);
+    assert.match(r.stdout, /\| lr=3 \| 3 \| 3 \|/);
+    assert.equal(read(dir, 'model.txt'), 'model 1\n');
+    assert.equal(read(dir, 'seen.txt'), 'model 1\n');
+    assert.equal(pipe(dir, 'status', '--check').code, 0);
   });
 });
 

@@ -8,6 +8,7 @@ import { hashJson } from './hash.js';
 import { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import { lockEntry, syncArtifacts } from './runner.js';
+import { syncOuts } from './outs.js';
 import type { Better } from './stage.js';
 import type { RunRecord, SweepEntry } from './store.js';
 
@@ -95,13 +96,7 @@ export async function sweep(opts: {
 }): Promise<SweepRecord> {
   const variants = expand(opts.axes);
   const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
-  const base = loadPipeline(opts.file, opts.base);
-  const commands = [...base.stages.values()].filter((s) => s.command).map((s) => s.name);
-  // Variants run side by side, and a command stage's outs live in the one workspace: they would overwrite each other.
-  if (commands.length) {
-    throw new ConfigError(`pipe sweep cannot run command stages yet (${commands.join(', ')}): variants would write the same workspace outs; run each variant with pipe run -S instead`);
-  }
-  const main = await Project.open(base);
+  const main = await Project.open(loadPipeline(opts.file, opts.base));
   const shared = { store: main.store, hasher: main.hasher };
   const projects = new Map<string, Project>();
   for (const v of variants) {
@@ -110,6 +105,12 @@ export async function sweep(opts: {
     projects.set(v.name, await Project.open({ ...pipeline, artifactsDir: join(pipeline.artifactsDir, 'sweeps', name, v.name) }, shared));
   }
   const limit = pLimit(Math.max(1, opts.jobs));
+  // A command stage's outs live in the one workspace: command stages of different variants take turns,
+  // each after the outs of its own variant's upstream command stages are put back in place.
+  const workspace = pLimit(1);
+  const hashFile = (path: string) => main.hasher.hashFile(path);
+  const commandsUpstream = (p: Project, stage: string) =>
+    [...main.dag.ancestors([stage])].filter((up) => up !== stage && p.pipeline.stages.get(up)!.command).forEach((up) => syncOuts(p.store, p.pipeline.dir, up, p.record(up)!.outputs, hashFile));
   opts.reporter.info(`sweep ${name}: ${variants.length} variants (${variants.map((v) => v.name).join('; ')})`);
   // A stage starts once its upstream stages are done in every variant; then each distinct
   // fingerprint among the variants runs once, under the shared --jobs limit.
@@ -136,7 +137,12 @@ export async function sweep(opts: {
             const t0 = performance.now();
             opts.reporter.stageStart(label, 'sweep');
             try {
-              rec = await executeInWorker(p, stage, fp, opts.reporter, opts.signal);
+              rec = spec.command
+                ? await workspace(() => {
+                    commandsUpstream(p, stage);
+                    return executeInWorker(p, stage, fp, opts.reporter, opts.signal);
+                  })
+                : await executeInWorker(p, stage, fp, opts.reporter, opts.signal);
             } catch (e) {
               opts.reporter.stageEnd(label, 'failed', (performance.now() - t0) / 1000, (e as Error).message);
               throw stageFailure(stage, e, opts.signal);
@@ -158,6 +164,11 @@ export async function sweep(opts: {
   };
   for (const stage of main.dag.order) done.set(stage, runStage(stage));
   await Promise.all(done.values());
+  // The workspace's command outs go back to what pipe.lock describes (a sweep never changes the workspace).
+  for (const [stage, entry] of Object.entries(main.lock.stages)) {
+    const rec = main.pipeline.stages.get(stage)?.command && main.store.getRun(entry.fingerprint);
+    if (rec) syncOuts(main.store, main.pipeline.dir, stage, rec.outputs, hashFile);
+  }
   const record: SweepRecord = {
     name,
     created: new Date().toISOString(),
