@@ -12,7 +12,7 @@ import { hashJson } from './hash.js';
 import type { Project } from './project.js';
 import { replay, type Reporter } from './progress.js';
 import type { StageInputs, StageModule } from './stage.js';
-import { outHashOf, type RunRecord } from './store.js';
+import { outHashOf, recordBlobs, type RunRecord } from './store.js';
 
 /** An import that failed because a package is not installed, said as what to do about it. */
 function missingPackage(kind: string, e: unknown): Error | undefined {
@@ -84,7 +84,7 @@ export async function executeStage(
       throw new Error(`declared outs not produced: ${missing.join(', ')} (it produced: ${[...Object.keys(collected.outputs), ...Object.keys(collected.files)].join(', ') || 'nothing'})`);
     }
   } catch (e) {
-    project.store.discardPending([...Object.values(collected.outputs), ...Object.values(collected.files)].map((o) => o.hash).concat([...collected.blobs]));
+    project.store.discardPending(recordBlobs(collected));
     if (!opts.artifactsDir) restorePrevious(project, stage, Object.keys(collected.files));
     throw missingPackage(spec.kind.kind, e) ?? e;
   }
@@ -150,8 +150,7 @@ function restorePrevious(project: Project, stage: string, written: string[]): vo
 /** Blobs, folder listings and the run record in one transaction; the stage's checkpoint is no longer needed. */
 export function commitRecord(project: Project, state: StageState, record: RunRecord): void {
   const listingHashes = Object.values(state.listings).map((l) => project.store.stageBlob(listingBytes(l)));
-  const blobs = [...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash).concat(record.blobs ?? [], record.log ? [record.log] : []);
-  project.store.commitRun(record, [...blobs, ...listingHashes]);
+  project.store.commitRun(record, [...recordBlobs(record), ...listingHashes]);
   project.store.removeCheckpoint(record.fingerprint);
 }
 

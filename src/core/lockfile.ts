@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError } from './errors.js';
 import { pidAlive } from './mutex.js';
+import { filesUnder } from './outs.js';
 import type { StageKey } from './fingerprint.js';
 
 /** What pipe.lock records per stage (DVC's split: the key's inputs in, outs out). */
@@ -80,32 +81,20 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 /** Removes temp files left by killed processes (their pid is gone): in `trees` and their subfolders, and directly in `flat`. */
 export function cleanTempFiles(trees: string[], flat: string[]): number {
+  const files = [
+    ...trees.flatMap((t) => (existsSync(t) && statSync(t).isDirectory() ? filesUnder(t).map((rel) => join(t, rel)) : [])),
+    ...flat.flatMap((d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isFile() ? [join(d, e.name)] : []))),
+  ];
   let removed = 0;
-  const walk = (dir: string, deep: boolean) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
+  for (const f of files) {
+    const pid = TMP_FILE.exec(f)?.[1];
+    if (pid && !pidAlive(Number(pid))) {
+      rmSync(f, { force: true });
+      removed++;
     }
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (deep) walk(p, true);
-      } else {
-        const pid = TMP_FILE.exec(e.name)?.[1];
-        if (pid && !pidAlive(Number(pid))) {
-          rmSync(p, { force: true });
-          removed++;
-        }
-      }
-    }
-  };
-  for (const d of trees) walk(d, true);
-  for (const d of flat) walk(d, false);
+  }
   return removed;
 }
-
 
 export function writeLock(dir: string, lock: LockFile): void {
   const ordered: LockFile = { version: 1, stages: Object.fromEntries(Object.entries(lock.stages).sort(([a], [b]) => a.localeCompare(b))) };

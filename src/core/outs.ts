@@ -101,7 +101,7 @@ export function changedOuts(store: Store, projectDir: string, outputs: Record<st
         changed.push(`${out} (edited)`);
         continue;
       }
-      const manifest = JSON.parse(Buffer.from(store.getBlob(ref.hash)).toString()) as Manifest;
+      const manifest = readManifest(store, ref.hash, `out '${out}'`);
       const now = filesUnder(abs);
       const same = now.length === manifest.length && manifest.every(([rel, hash], i) => now[i] === rel && hashFile(join(abs, rel)) === hash);
       if (!same) changed.push(`${out} (edited)`);

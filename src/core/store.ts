@@ -37,6 +37,16 @@ export interface RunRecord {
   finishedAt: string;
 }
 
+/** Every blob a run record (or a run still being collected) refers to: outputs, artifacts, files inside folder outs, the log. */
+export function recordBlobs(r: { outputs: Record<string, OutputRef>; files: Record<string, OutputRef>; blobs?: Iterable<string>; log?: string }): string[] {
+  return [...Object.values(r.outputs), ...Object.values(r.files)].map((o) => o.hash).concat([...(r.blobs ?? [])], r.log ? [r.log] : []);
+}
+
+/** Every blob a stored checkpoint refers to: its tensors and what the stage had recorded. */
+function checkpointBlobs(c: StoredCheckpoint): string[] {
+  return [...Object.values(c.tensors), ...[...Object.values(c.files ?? {}), ...Object.values(c.outputs ?? {})].map((o) => o.hash)];
+}
+
 /** The hash downstream fingerprints depend on: over every output's and artifact's content hash, by name. */
 export function outHashOf(hashes: Record<string, string>): string {
   return hashJson(hashes);
@@ -184,28 +194,29 @@ export class Store {
     if (staged) return staged;
     const b = this.blobs.getBinary(hash);
     if (!b) throw new CacheCorrupt(`${what} is missing from the cache (blob ${hash.slice(0, 12)}); run 'pipe run --force' on the stage that made it`);
-    if (!this.verified(hash, b)) {
-      const dropped = this.dropBlob(hash);
-      throw new CacheCorrupt(`cache corruption: ${what} (blob ${hash.slice(0, 12)}) does not match its hash; dropped it and the ${dropped} run record${dropped === 1 ? '' : 's'} that used it, so the stages that made it run again`);
-    }
+    if (!this.verified(hash, b)) throw this.corrupt(hash, `${what} (blob ${hash.slice(0, 12)}) does not match its hash`);
     return b;
   }
 
-  getTensor(hash: string, what?: string): Tensor {
+  getTensor(hash: string, what = `blob ${hash.slice(0, 12)}`): Tensor {
     const bytes = this.getBlob(hash, what);
     try {
       return decodeTensor(bytes);
     } catch (e) {
-      const dropped = this.dropBlob(hash);
-      throw new CacheCorrupt(`cache corruption: ${what ?? `blob ${hash.slice(0, 12)}`} is not a readable tensor (${(e as Error).message}); dropped it and the ${dropped} run records that used it`);
+      throw this.corrupt(hash, `${what} is not a readable tensor (${(e as Error).message})`);
     }
+  }
+
+  /** Drops a damaged blob (and what used it) and says so, as the error to throw. */
+  private corrupt(hash: string, problem: string): CacheCorrupt {
+    const dropped = this.dropBlob(hash);
+    return new CacheCorrupt(`cache corruption: ${problem}; dropped it and the ${dropped} run record${dropped === 1 ? '' : 's'} that used it, so the stages that made it run again`);
   }
 
   /** Removes a damaged blob and everything that points at it (run records, checkpoints, memos); returns how many run records went. */
   dropBlob(hash: string): number {
-    const uses = (refs: Iterable<{ hash: string }>) => [...refs].some((o) => o.hash === hash);
-    const runs = this.allRuns().filter((r) => uses(Object.values(r.outputs)) || uses(Object.values(r.files)) || r.blobs?.includes(hash));
-    const ckpts = this.checkpointEntries().filter(([, c]) => Object.values(c.tensors).includes(hash) || uses(Object.values(c.files ?? {})));
+    const runs = this.allRuns().filter((r) => recordBlobs(r).includes(hash));
+    const ckpts = this.checkpointEntries().filter(([, c]) => checkpointBlobs(c).includes(hash));
     const items = this.itemEntries().filter(([, h]) => h === hash);
     this.root.transactionSync(() => {
       this.blobs.removeSync(hash);
@@ -228,13 +239,17 @@ export class Store {
     const has = (h: string) => this.blobs.doesExist(h) && !report.corrupt.includes(h);
     for (const r of this.allRuns()) {
       report.runs++;
+      const record = `run record of stage '${r.stage}' (${r.fingerprint.slice(0, 12)})`;
       for (const [name, o] of [...Object.entries(r.outputs), ...Object.entries(r.files)]) {
-        if (!has(o.hash)) report.dangling.push(`run record of stage '${r.stage}' (${r.fingerprint.slice(0, 12)}): output '${name}' points at a damaged or missing blob (${o.hash.slice(0, 12)})`);
+        if (!has(o.hash)) report.dangling.push(`${record}: output '${name}' points at a damaged or missing blob (${o.hash.slice(0, 12)})`);
+      }
+      for (const h of [...(r.blobs ?? []), ...(r.log ? [r.log] : [])]) {
+        if (!has(h)) report.dangling.push(`${record}: a file of a folder out, or the command's log, points at a damaged or missing blob (${h.slice(0, 12)})`);
       }
     }
     if (repair) {
       for (const h of report.corrupt) this.dropBlob(h);
-      const bad = this.allRuns().filter((r) => [...Object.values(r.outputs), ...Object.values(r.files)].some((o) => !this.blobs.doesExist(o.hash)));
+      const bad = this.allRuns().filter((r) => recordBlobs(r).some((h) => !this.blobs.doesExist(h)));
       this.root.transactionSync(() => bad.forEach((r) => this.runs.removeSync(r.fingerprint)));
     }
     return report;
@@ -355,8 +370,7 @@ export class Store {
     const liveBlobs = new Set<string>(extraBlobs);
     const liveItems = new Set<string>();
     const keepRun = (r: RunRecord) => {
-      for (const o of [...Object.values(r.outputs), ...Object.values(r.files)]) liveBlobs.add(o.hash);
-      for (const h of [...(r.blobs ?? []), ...(r.log ? [r.log] : [])]) liveBlobs.add(h);
+      for (const h of recordBlobs(r)) liveBlobs.add(h);
       for (const k of r.items) liveItems.add(k);
     };
     const dropRuns: string[] = [];
@@ -366,10 +380,8 @@ export class Store {
     }
     const dropCkpts: string[] = [];
     for (const [fp, c] of this.checkpointEntries()) {
-      if (keep.has(fp)) {
-        Object.values(c.tensors).forEach((h) => liveBlobs.add(h));
-        for (const o of [...Object.values(c.files ?? {}), ...Object.values(c.outputs ?? {})]) liveBlobs.add(o.hash);
-      } else dropCkpts.push(fp);
+      if (keep.has(fp)) checkpointBlobs(c).forEach((h) => liveBlobs.add(h));
+      else dropCkpts.push(fp);
     }
     const dropItems: string[] = [];
     for (const [k, h] of this.itemEntries()) {

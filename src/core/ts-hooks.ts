@@ -8,9 +8,10 @@
  * file, line and column.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from './lockfile.js';
 
 const TS = /\.(m?ts)$/;
 let outDir = '';
@@ -48,8 +49,6 @@ export async function load(url: string, context: object, next: Next<[string, obj
     throw err;
   }
   mkdirSync(outDir, { recursive: true });
-  const tmp = `${cached}.${process.pid}.tmp`;
-  writeFileSync(tmp, code);
-  renameSync(tmp, cached);
+  writeFileAtomic(cached, code);
   return { format: 'module', source: code, shortCircuit: true };
 }

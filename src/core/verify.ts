@@ -6,6 +6,7 @@ import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import { Rng } from './rng.js';
 import { explain } from './status.js';
+import { recordBlobs } from './store.js';
 import { decodeTensor, isEncodedTensor } from './tensor.js';
 
 export type VerifyOutcome = 'match' | 'within tolerance' | 'differs' | 'lock out of date' | 'skipped';
@@ -121,7 +122,7 @@ export async function verify(project: Project, opts: VerifyOptions): Promise<Ver
     const seconds = (performance.now() - t0) / 1000;
     // Only an exact match is kept, so later stages find the locked outputs in the cache.
     if (details.length === 0 && tolerated === 0 && !project.store.getRun(record.fingerprint)) commitRecord(project, state, record);
-    else project.store.discardPending([...Object.values(record.outputs), ...Object.values(record.files)].map((o) => o.hash));
+    else project.store.discardPending(recordBlobs(record));
     if (details.length === 0) {
       if (tolerated) inexact.add(stage);
       const outcome: VerifyOutcome = tolerated ? 'within tolerance' : 'match';
