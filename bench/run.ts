@@ -1,12 +1,13 @@
 /**
  * pipe's benchmark suite: one command, one markdown table, every figure a
  * median of repeated runs taken side by side in this one process's run.
- *   npm run bench [-- --quick] [--only noop,status,restore,lmdb,resize,training]
+ *   npm run bench [-- --quick] [--only noop,status,restore,lmdb,resize,training,remote,slurm]
  * With --only, the table is printed but bench/RESULTS.md (the whole suite's) is left alone.
  * Python baselines use Debian's python3-torch and python3-opencv
  * (/usr/bin/python3); rows whose baseline is missing say so.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -182,9 +183,97 @@ async function lmdbRead(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** rclone's S3 remote for the server PIPE_TEST_S3_ENDPOINT names, configured through its environment variables. */
+function rcloneEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RCLONE_CONFIG_BENCH_TYPE: 's3',
+    RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_BENCH_ENDPOINT: process.env.PIPE_TEST_S3_ENDPOINT,
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+    RCLONE_CONFIG_BENCH_REGION: process.env.AWS_REGION ?? 'us-east-1',
+  };
+}
+
+function timeEnv(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-300)}`);
+  return performance.now() - t0;
+}
+
+/**
+ * pipe push/pull against rclone copy of the same objects to the same S3 server (Ceph RGW from
+ * scripts/services/s3.sh): four 64 MiB tensors, and a folder out of 10,000 4 KiB files.
+ */
+async function remote(): Promise<void> {
+  if (!process.env.PIPE_TEST_S3_ENDPOINT) {
+    row('push/pull vs rclone', 'skipped', '', '', 'needs an S3 server: eval "$(scripts/services/s3.sh start)" first');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-remote-'));
+  const env = { ...process.env, AWS_ENDPOINT_URL: process.env.PIPE_TEST_S3_ENDPOINT };
+  const MIB = 1024 * 1024;
+  // The same bytes as files for rclone: random, so neither side can compress them.
+  mkdirSync(join(dir, 'big'));
+  for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'big', `t${i}.bin`), randomBytes(64 * MIB));
+  writeFileSync(join(dir, 'big.mjs'), "import { readFileSync } from 'node:fs';\nexport default { run(ctx) { for (let i = 0; i < 4; i++) { const b = readFileSync(`big/t${i}.bin`); ctx.output.tensor(`t${i}`, { dtype: 'float32', shape: [b.length / 4], data: new Float32Array(b.buffer, b.byteOffset, b.length / 4) }); } } };\n");
+  writeFileSync(join(dir, 'small.sh'), 'mkdir -p small; for i in $(seq 0 9999); do head -c 4096 /dev/urandom > small/f$i; done\n');
+  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  big:\n    kind: ./big.mjs\n    deps: [big]\n  small:\n    cmd: sh small.sh\n    deps: [small.sh]\n    outs: [small]\n');
+  time(process.execPath, [PIPE, 'run'], dir);
+  const client = `import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3'; await new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'pipe-bench' })).catch((e) => { if (e.name !== 'BucketAlreadyOwnedByYou') throw e; });`;
+  spawnSync(process.execPath, ['--input-type=module', '-e', client], { cwd: ROOT, env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const reps = quick ? 1 : 3;
+  const rc = rcloneEnv();
+  const fresh = () => {
+    const d = mkdtempSync(join(tmpdir(), 'pipe-bench-pull-'));
+    for (const f of ['pipeline.yaml', 'pipe.lock', 'big.mjs', 'small.sh']) writeFileSync(join(d, f), readFileSync(join(dir, f)));
+    return d;
+  };
+  for (const [stage, what, bytes, rcloneDir] of [['big', 'four 64 MiB tensors', 256 * MIB, 'big'], ['small', '10,000 files of 4 KiB (one folder out)', 10000 * 4096, 'small']] as const) {
+    const t = { pipePush: [] as number[], rclonePush: [] as number[], rclonePush16: [] as number[], pipePull: [] as number[], rclonePull: [] as number[] };
+    for (let i = 0; i < reps; i++) {
+      const id = `${stage}-${Date.now()}-${i}`;
+      t.pipePush.push(timeEnv(process.execPath, [PIPE, 'push', stage, '--remote', `s3://pipe-bench/pipe-${id}`], dir, env));
+      t.rclonePush.push(timeEnv('rclone', ['copy', rcloneDir, `bench:pipe-bench/rclone-${id}`], dir, rc));
+      t.rclonePush16.push(timeEnv('rclone', ['copy', '--transfers=16', '--checkers=16', rcloneDir, `bench:pipe-bench/rclone16-${id}`], dir, rc));
+      const d = fresh();
+      t.pipePull.push(timeEnv(process.execPath, [PIPE, 'pull', stage, '--remote', `s3://pipe-bench/pipe-${id}`], d, env));
+      t.rclonePull.push(timeEnv('rclone', ['copy', `bench:pipe-bench/rclone-${id}`, join(d, 'rclone')], d, rc));
+      rmSync(d, { recursive: true, force: true });
+    }
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
+    const rate = (ms: number) => (stage === 'big' ? `${f1(bytes / MIB / (ms / 1000))} MiB/s` : `${Math.round(10000 / (ms / 1000))} obj/s`);
+    row(`push ${what}`, rate(m.pipePush), `${rate(m.rclonePush)} (rclone copy); ${rate(m.rclonePush16)} (--transfers=16)`, `${(m.rclonePush / m.pipePush).toFixed(2)}× / ${(m.rclonePush16 / m.pipePush).toFixed(2)}×`, stage === 'big' ? 'target ≥ 0.8×' : 'target ≥ 1×');
+    row(`pull ${what}`, rate(m.pipePull), `${rate(m.rclonePull)} (rclone copy)`, `${(m.rclonePull / m.pipePull).toFixed(2)}×`, 'pipe checks every sha256 before it commits');
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Per-job overhead of pipe's SLURM executor against sbatch alone, on the cluster SLURM_CONF names. */
+async function slurm(): Promise<void> {
+  if (!process.env.SLURM_CONF) {
+    row('SLURM per-job overhead', 'skipped', '', '', 'needs a cluster: eval "$(scripts/services/slurm.sh start)" first');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-slurm-'));
+  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n    params: { n: 0 }\n');
+  const reps = quick ? 3 : 7;
+  const pipeT: number[] = [];
+  const sbatchT: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    pipeT.push(time(process.execPath, [PIPE, 'run', '--executor', 'slurm', '--remote', `file://${dir}/remote`, '-S', `a.n=${i}`], dir));
+    sbatchT.push(time('sbatch', ['--wait', '--quiet', `--output=${dir}/sb-%j.log`, '--wrap=echo a > b.txt'], dir));
+  }
+  const [p, s] = [median(pipeT), median(sbatchT)];
+  row('one command stage as a SLURM job, wall ms', f1(p), `${f1(s)} (sbatch --wait of the same command)`, `${f1(p - s)} ms over sbatch`, 'pipe run --executor slurm: submit, poll, pull');
+  rmSync(dir, { recursive: true, force: true });
+}
+
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`pipe benchmarks on ${availableParallelism()} × ${cpu}, node ${process.version}${quick ? ' (quick)' : ''}\n`);
-const parts = { noop, status: status10k, restore: restore10k, lmdb: lmdbRead, resize, training };
+const parts = { noop, status: status10k, restore: restore10k, lmdb: lmdbRead, resize, training, remote, slurm };
 const unknown = only?.filter((p) => !(p in parts)) ?? [];
 if (unknown.length) throw new Error(`--only: unknown part ${unknown.join(', ')}; parts: ${Object.keys(parts).join(', ')}`);
 for (const [name, part] of Object.entries(parts)) if (!only || only.includes(name)) await part();

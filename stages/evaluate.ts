@@ -9,7 +9,7 @@ import { msssim } from '../src/ml/metrics/msssim.js';
 import { features, frechetDistance, kid, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
 import { renderReport, type ReportSection } from '../src/ml/report/html.js';
 import { Rng } from '../src/core/stage.js';
-import { defineStage } from '../src/core/stage.js';
+import { defineStage, type StageInputs } from '../src/core/stage.js';
 import type { Tensor } from '../src/core/stage.js';
 import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 
@@ -60,12 +60,49 @@ function fmt(v: number | undefined): string {
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
 }
 
+/** One set of generated images to score, with what the report shows of it. */
+interface SampleSet {
+  name: string;
+  images: Tensor;
+  /** The stage's own grid PNG, if it drew one. */
+  grid: () => Uint8Array | undefined;
+  extras: ReportSection['images'];
+}
+
+/**
+ * The sets a `samples` input holds: a sample stage lists its models in its `samples` output;
+ * any other stage (a command stage such as a PyTorch generate.py) gives one set per `.npy` out,
+ * N×size×size×1 in [0,1] with the data's polarity.
+ */
+function sampleSets(ups: StageInputs[]): SampleSet[] {
+  return ups.flatMap((up): SampleSet[] => {
+    if (up.outputs.includes('samples')) {
+      return up.json<Array<{ model: string }>>('samples').map(({ model }) => ({
+        name: model,
+        images: up.tensor(model),
+        grid: () => up.file(`/samples/${model}/grid.png`),
+        extras: ['reconstructions', 'interpolation'].flatMap((f) => {
+          const file = `/samples/${model}/${f}.png`;
+          return up.files.includes(file) ? [{ caption: `${model}: ${f}`, png: up.file(file) }] : [];
+        }),
+      }));
+    }
+    const npy = up.outputs.filter((o) => o.endsWith('.npy'));
+    if (!npy.length) throw new Error(`samples input '${up.stage}' has neither a 'samples' output (a sample stage) nor a .npy out (outs: ${up.outputs.join(', ') || 'none'})`);
+    return npy.map((out) => {
+      const images = up.tensor(out);
+      if (images.shape.length !== 4 || images.shape[3] !== 1) throw new Error(`'${out}' of stage '${up.stage}' has shape [${images.shape.join(', ')}]; evaluate wants N×size×size×1 images in [0,1]`);
+      return { name: npy.length === 1 ? up.stage : `${up.stage}/${out}`, images, grid: () => undefined, extras: [] };
+    });
+  });
+}
+
 export default defineStage<EvaluateParams>({
   description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) and write the report',
   async run(ctx) {
     const p = ctx.params;
     const data = ctx.input('data');
-    const samples = ctx.input('samples');
+    const sets = sampleSets(ctx.inputList('samples'));
     const feats = ctx.hasInput('features') ? ctx.input('features') : undefined;
     const trainers = ctx.inputList('models');
     if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no features input is bound; add inputs: { features: <a features stage> } or drop 'own'");
@@ -73,8 +110,7 @@ export default defineStage<EvaluateParams>({
     const test = data.tensor('test');
     const train = data.tensor('train');
     const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
-    const models = samples.json<Array<{ model: string; count: number; polarity: 'ink-one' | 'ink-dark' }>>('samples');
-    const n = Math.min(p.n, test.shape[0]!, ...models.map((m) => m.count));
+    const n = Math.min(p.n, test.shape[0]!, ...sets.map((s) => s.images.shape[0]!));
     if (n < 10) throw new Error(`only ${n} images to compare (held-out: ${test.shape[0]}); raise ingest's holdout or the sample count`);
     const size = test.shape[1]!;
     const rng = new Rng(`${p.seed}:evaluate`);
@@ -82,7 +118,7 @@ export default defineStage<EvaluateParams>({
     const reference = pick(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n));
     const rows: Array<{ name: string; images: Tensor }> = [
       { name: 'real (training split)', images: reference },
-      ...models.map((m) => ({ name: m.model, images: head(samples.tensor(m.model), n) })),
+      ...sets.map((s) => ({ name: s.name, images: head(s.images, n) })),
     ];
     ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} held-out images`);
 
@@ -209,16 +245,10 @@ export default defineStage<EvaluateParams>({
       title: 'Samples',
       images: [
         { caption: 'real (held-out)', png: await gridPng(tensorImages(head(real, 64), format.polarity), { cols: 8, cellWidth: size, cellHeight: size }) },
-        ...models.map((m) => ({ caption: m.model, png: samples.file(`/samples/${m.model}/grid.png`) })),
+        ...(await Promise.all(sets.map(async (s) => ({ caption: s.name, png: s.grid() ?? (await gridPng(tensorImages(head(s.images, 64), format.polarity), { cols: 8, cellWidth: size, cellHeight: size })) })))),
       ],
     });
-    const extras: ReportSection['images'] = [];
-    for (const m of models) {
-      for (const f of ['reconstructions', 'interpolation']) {
-        const file = `/samples/${m.model}/${f}.png`;
-        if (samples.files.includes(file)) extras.push({ caption: `${m.model}: ${f}`, png: samples.file(file) });
-      }
-    }
+    const extras = sets.flatMap((s) => s.extras);
     if (extras.length) sections.push({ title: 'Reconstructions and interpolations (VAE)', images: extras });
     const curves = trainers.filter((up) => up.files.includes('loss.png')).map((up) => ({ caption: up.stage, png: up.file('loss.png') }));
     if (feats && feats.files.includes('loss.png')) curves.push({ caption: 'features (writer classifier)', png: feats.file('loss.png') });

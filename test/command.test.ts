@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { pipe, pipeAsync, pipeEnv, project, read, runsLog, waitFor, write } from './helpers.js';
+import { PIPE, pipe, pipeAsync, pipeEnv, project, read, runsLog, waitFor, write } from './helpers.js';
 
 /** A script that writes a file out, a folder out of three files and a metrics file, and logs its runs. */
 const TRAIN = `echo "lr=$PIPE_PARAM_LR mode=$MODE"
@@ -202,17 +202,17 @@ async function interrupted(signal: NodeJS.Signals): Promise<{ dir: string; code:
   return { dir, code: r.code, stderr: r.stderr };
 }
 
-/** A Python with numpy: .ci/run installs Debian's python3-numpy, so CI always has one. */
-function numpyPython(): string {
+/** A Python that imports these modules: .ci/run installs Debian's python3-numpy and python3-torch, so CI always has one. */
+function pythonWith(modules: string, apt: string): string {
   for (const py of ['python3', '/usr/bin/python3']) {
-    if (spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return py;
+    if (spawnSync(py, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0) return py;
   }
-  assert.fail('no Python with numpy (apt-get install python3-numpy)');
+  assert.fail(`no Python with ${modules} (apt-get install ${apt})`);
 }
 
 describe('tensors between stage modules and commands', () => {
   it('JS → Python (.npy) → JS is bit-exact, and pipe export writes any cached tensor as .npy', () => {
-    const py = numpyPython();
+    const py = pythonWith('numpy', 'python3-numpy');
     const gen = `export default { run(ctx) { ctx.output.tensor('x', { dtype: 'float32', shape: [2, 3], data: new Float32Array([0.1, 0.2, 0.3, 1e-8, -7.5, 3.14159]) }); } };`;
     const back = `export default { run(ctx) { const y = ctx.upstream.double.tensor('y.npy'); ctx.output.json('y', { shape: y.shape, dtype: y.dtype, values: [...y.data] }); } };`;
     const script = `import json, os, numpy
@@ -241,5 +241,38 @@ numpy.save('y.npy', (x * numpy.float32(2)).astype(numpy.float32))
     const loaded = spawnSync(py, ['-c', "import numpy; x = numpy.load('x.npy'); print(x.dtype, x.shape, x.tobytes().hex())"], { cwd: dir, encoding: 'utf8' });
     assert.equal(loaded.stdout.trim(), `float32 (2, 3) ${Buffer.from(new Float32Array([0.1, 0.2, 0.3, 1e-8, -7.5, 3.14159]).buffer).toString('hex')}`);
     assert.match(pipe(dir, 'export', 'gen', 'nope', 'n.npy').stderr, /stage 'gen' has no output 'nope' \(it has: x\)/);
+  });
+});
+
+describe('the PyTorch example (examples/pytorch-vae)', () => {
+  it("trains the seeds' VAE in PyTorch between pipe's stages, and evaluate scores its samples beside pipe's VAE", () => {
+    const py = pythonWith('torch, numpy, PIL', 'python3-torch');
+    const example = join(dirname(PIPE), '..', 'examples', 'pytorch-vae');
+    const dir = project(Object.fromEntries(['pipeline.yaml', 'train.py', 'vae.py', 'generate.py'].map((f) => [f, read(example, f)])));
+    const tiny = ['-S', `params.python=${py}`, '-S', 'params.size=32', '-S', 'ingest.synthetic.count=160', '-S', 'ingest.synthetic.writers=16'];
+    tiny.push(...['train.epochs=2', 'train-vae.epochs=1', 'features.epochs=1', 'generate.count=48', 'sample.count=48', 'evaluate.n=16'].flatMap((s) => ['-S', s]));
+    const r = pipe(dir, 'run', ...tiny);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[train\] epoch 2\/2: loss \d/);
+    assert.match(r.stdout, /9 ran, 0 from cache/);
+    // generate's samples.npy is a row of the table, at the same size as every other row.
+    const rows = JSON.parse(read(dir, 'artifacts/evaluate/metrics.json')) as Array<{ name: string; n: number; spaces: { own: { fd: number } } }>;
+    assert.deepEqual(rows.map((x) => [x.name, x.n]), [['real (training split)', 16], ['train-vae', 16], ['generate', 16]]);
+    assert.ok(Number.isFinite(rows[2]!.spaces.own.fd));
+    const png = readFileSync(join(dir, 'outputs', '0000.png'));
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+    assert.match(read(dir, 'artifacts/report.html'), /generate/);
+    assert.match(pipe(dir, 'run', ...tiny).stdout, /0 ran, 9 from cache/);
+    // The outs come back byte-exact from the cache; an edited script reruns its stage and what follows.
+    rmSync(join(dir, 'outputs'), { recursive: true });
+    rmSync(join(dir, 'samples.npy'));
+    const again = pipe(dir, 'run', ...tiny);
+    assert.match(again.stdout, /0 ran, 9 from cache/);
+    assert.deepEqual(readFileSync(join(dir, 'outputs', '0000.png')), png);
+    write(dir, 'generate.py', read(dir, 'generate.py') + '\n# edited\n');
+    const edited = pipe(dir, 'run', ...tiny);
+    assert.equal(edited.code, 0, edited.stdout + edited.stderr);
+    assert.match(edited.stdout, /\[generate\] running/);
+    assert.doesNotMatch(edited.stdout, /\[train\] running/);
   });
 });

@@ -39,7 +39,7 @@ describe('pipeline.yaml errors', () => {
     const r = errorOf('stages:\n  gen:\n    kind: ./gen.mjs\n    parms: { n: 3 }\n');
     assert.match(
       r.stderr,
-      /pipeline.yaml:4:5: stages.gen.parms: unknown key 'parms' \(did you mean 'params'\?\); expected one of: kind, cmd, env, metrics, description, deps, inputs, params, outs, cache, tolerance/,
+      /pipeline.yaml:4:5: stages.gen.parms: unknown key 'parms' \(did you mean 'params'\?\); expected one of: kind, cmd, env, metrics, description, resources, deps, inputs, params, outs, cache, tolerance/,
     );
   });
 

@@ -42,7 +42,11 @@ export function pipeEnv(dir: string, env: Record<string, string>, ...args: strin
 }
 
 export function pipeAsync(dir: string, ...args: string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [PIPE, ...args], { cwd: dir });
+  return pipeAsyncEnv(dir, {}, ...args);
+}
+
+export function pipeAsyncEnv(dir: string, env: Record<string, string>, ...args: string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [PIPE, ...args], { cwd: dir, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));

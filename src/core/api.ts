@@ -3,6 +3,8 @@
  * functions a program calls (`import { run, status } from 'pipe'`).
  */
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
+import { ConfigError } from './errors.js';
+import { remoteConfig } from './remote/backend.js';
 import { cleanTempFiles } from './lockfile.js';
 import { acquireRunLock } from './mutex.js';
 import { makeReporter, type Reporter } from './progress.js';
@@ -34,13 +36,20 @@ export async function holdCache(pipeline: Pipeline, command: string, reporter: R
   return release;
 }
 
-export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter'>> {
+export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter' | 'executor' | 'remote' | 'worker'>> {
   /** --set overrides, when the pipeline is given by its file. */
   set?: string[];
   /** Where progress goes (default: nowhere). */
   reporter?: Reporter;
   /** false: fail with CacheBusy instead of waiting for another run on the same cache. */
   wait?: boolean;
+  /** The remote's URL, in place of pipeline.yaml's. */
+  remoteUrl?: string;
+  /** Where stages that must run are run (default: pipeline.yaml's executor, else local). */
+  executor?: 'local' | 'slurm';
+  /** Look missing stages up on the remote / push results there (default: pipeline.yaml's remote settings). */
+  pull?: boolean;
+  push?: boolean;
 }
 
 /** Runs the stale stages of a pipeline, as `pipe run` does; resolves with what happened to each selected stage. */
@@ -52,7 +61,26 @@ export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Prom
     // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
     const project = await Project.open(pipeline);
     try {
-      return await runStages(project, { ...opts, reporter });
+      const config = remoteConfig(pipeline, opts.remoteUrl);
+      const slurm = (opts.executor ?? pipeline.executor) === 'slurm';
+      // On a cluster, results come back through the remote: stages found there are pulled, not submitted.
+      const pull = slurm || (opts.pull ?? config?.pull ?? false);
+      const push = opts.push ?? config?.push ?? false;
+      if (!config && (slurm || pull || push)) {
+        throw new ConfigError(`${slurm ? '--executor slurm' : pull ? '--pull' : '--push'} needs a remote: add remote: to ${pipeline.file}, or pass --remote`);
+      }
+      // The remote's modules (and an S3 SDK) load only when a run uses one.
+      const remote = config && (pull || push) && !opts.dryRun ? { remote: await (await import('./remote/sync.js')).openRemote(project, config), pull, push } : undefined;
+      const signal = opts.signal ?? new AbortController().signal;
+      const executor = slurm && remote ? await (await import('./executors/submit.js')).submitStages(project, remote.remote, { ...opts, reporter }, reporter, signal) : undefined;
+      try {
+        return await runStages(project, { ...opts, reporter, remote, executor, signal });
+      } catch (e) {
+        await executor?.cancel();
+        throw e;
+      } finally {
+        executor?.stop();
+      }
     } finally {
       await project.close();
     }

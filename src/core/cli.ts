@@ -6,7 +6,7 @@ import { CacheCorrupt, CheckFailed, ConfigError, EXIT, PipeError } from './error
 import { makeReporter, type Reporter } from './progress.js';
 import { Project } from './project.js';
 import { holdCache, run } from './api.js';
-import { explain } from './status.js';
+import { explain, type StageStatus } from './status.js';
 import type { VariantMetrics } from './sweep.js';
 
 interface CommonOpts {
@@ -80,6 +80,12 @@ cli
   .option('--dry-run', 'Show what would run, and why, without running')
   .option('-j, --jobs <n>', 'Independent stages to run at once, each in its own process', { default: availableParallelism() })
   .option('--no-wait', 'Fail instead of waiting when another run holds the cache')
+  .option('--pull', "Look each stage that would run up on the remote first, and take its result from there")
+  .option('--push', 'Push the results of the stages that ran or were reused to the remote')
+  .option('--remote <url>', "The remote to use instead of pipeline.yaml's (s3://bucket/prefix, file:///path)")
+  .option('--executor <name>', "local, or slurm: each stage that must run becomes an sbatch job (needs a remote; default: pipeline.yaml's executor)")
+  .example('pipe run --pull --push --remote s3://team-cache/signatures')
+  .example('pipe run --executor slurm --remote file:///shared/pipe-cache')
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
     const reporter = makeReporter(opts.json ? 'json' : 'auto');
     const pipeline = load(opts);
@@ -98,6 +104,10 @@ cli
         reporter,
         signal,
         wait: opts.wait !== false,
+        remoteUrl: opts.remote === undefined ? undefined : String(opts.remote),
+        executor: executorOf(opts.executor),
+        pull: opts.pull === undefined ? undefined : Boolean(opts.pull),
+        push: opts.push === undefined ? undefined : Boolean(opts.push),
       });
       if (!opts.dryRun && !opts.json) {
         const ran = results.filter((r) => r.outcome === 'ran').length;
@@ -109,18 +119,80 @@ cli
     }
   });
 
+function executorOf(v: unknown): 'local' | 'slurm' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'local' || v === 'slurm') return v;
+  throw new ConfigError(`--executor: expected local or slurm, got '${String(v)}'`);
+}
+
+cli
+  .command('job <stage>', 'Run one stage as a cluster job does (what pipe run --executor slurm submits): node-local cache, upstream pulled from the remote, result and checkpoints pushed there')
+  .option('--remote <url>', "The remote to use instead of pipeline.yaml's")
+  .option('--force', 'Run even if the remote has the result')
+  .action(async (stage: string, opts: CommonOpts & { remote?: string; force?: boolean }) => {
+    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const pipeline = load(opts);
+    const signal = interruptSignal(reporter);
+    try {
+      const { requireRemote } = await import('./remote/sync.js');
+      const { runStageJob } = await import('./executors/stage-job.js');
+      const results = await runStageJob(pipeline, stage, requireRemote(pipeline, opts.remote), reporter, signal, Boolean(opts.force));
+      const r = results.find((x) => x.stage === stage);
+      reporter.info(`${stage}: ${r?.outcome === 'ran' ? 'ran and pushed' : 'already on the remote'}`);
+    } finally {
+      reporter.close();
+    }
+  });
+
+for (const verb of ['push', 'pull'] as const) {
+  cli
+    .command(`${verb} [...stages]`, verb === 'push' ? "Send the results pipe.lock references (or the named stages') to the remote" : "Fetch the results pipe.lock references (or the named stages') from the remote into the local cache; 'pipe run' then restores them without running")
+    .option('--remote <url>', "The remote to use instead of pipeline.yaml's (s3://bucket/prefix, file:///path)")
+    .example(`pipe ${verb}${verb === 'push' ? ' --remote file:///mnt/shared/pipe-cache' : ' train-vae'}`)
+    .action(async (stages: string[], opts: CommonOpts & { remote?: string }) => {
+      const reporter = makeReporter(opts.json ? 'json' : 'auto');
+      const pipeline = load(opts);
+      const release = await holdCache(pipeline, verb, reporter);
+      try {
+        const project = await Project.open(pipeline);
+        try {
+          const sync = await import('./remote/sync.js');
+          const remote = await sync.openRemote(project, sync.requireRemote(project.pipeline, opts.remote));
+          const t = await (verb === 'push' ? sync.pushStages : sync.pullStages)(project, remote, stages, reporter);
+          if (opts.json) console.log(JSON.stringify({ event: verb, remote: remote.backend.url, ...t }));
+          else reporter.info(sync.describeTransfer(verb === 'push' ? `pushed to ${remote.backend.url}:` : `pulled from ${remote.backend.url}:`, t));
+        } finally {
+          await project.close();
+        }
+      } finally {
+        reporter.close();
+        await release();
+      }
+    });
+}
+
 cli
   .command('status', 'Show which stages are up to date, and why the others are stale')
   .option('--check', 'Exit non-zero when pipe.lock does not match the code, params and data')
-  .action(async (opts: CommonOpts & { check?: boolean }) => {
+  .option('-c, --cloud', 'Also ask the remote which stale stages it has (they pull instead of running)')
+  .option('--remote <url>', "The remote to ask instead of pipeline.yaml's")
+  .action(async (opts: CommonOpts & { check?: boolean; cloud?: boolean; remote?: string }) => {
     const project = await open(opts);
     try {
       const all = project.dag.order.map((name) => explain(project, name));
+      let onRemote = new Set<string>();
+      if (opts.cloud) {
+        const sync = await import('./remote/sync.js');
+        onRemote = await (await sync.openRemote(project, sync.requireRemote(project.pipeline, opts.remote))).remoteRecords();
+      }
+      // Where upstream results are not local yet, pipe.lock's fingerprint stands in when the lock matches this code, params and data.
+      const fingerprintOf = (s: StageStatus) => project.state(s.stage).fingerprint ?? (s.lockMatches ? project.lock.stages[s.stage]?.fingerprint : undefined);
+      const remoteHas = (s: StageStatus) => !s.upToDate && onRemote.has(fingerprintOf(s) ?? '');
       if (opts.json) {
-        for (const s of all) console.log(JSON.stringify(s));
+        for (const s of all) console.log(JSON.stringify(opts.cloud ? { ...s, onRemote: remoteHas(s) } : s));
       } else {
         for (const s of all) {
-          const word = s.upToDate ? 'up to date' : s.cached ? 'stale (in run-cache: restores without running)' : 'stale';
+          const word = s.upToDate ? 'up to date' : s.cached ? 'stale (in run-cache: restores without running)' : remoteHas(s) ? 'stale (available on the remote: pipe run --pull takes it from there)' : 'stale';
           console.log(`${s.stage}: ${word}`);
           for (const r of s.reasons) console.log(`    ${r}`);
         }

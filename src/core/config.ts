@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { closestMatch } from 'leven';
 import { isMap, isScalar, LineCounter, parse as parseYamlValue, parseDocument, type Document } from 'yaml';
+import type { RemoteConfig } from './remote/backend.js';
 import { ConfigError } from './errors.js';
 import { commandKind, resolveKind, type KindRef } from './kinds.js';
 import { builtinSchemaPath, readSchema, subSchema, validator, violations, type JsonSchema } from './schema.js';
@@ -21,6 +22,8 @@ export interface StageSpec {
   cache: boolean;
   /** pipe verify: relative tolerance for outputs that cannot be bit-exact. */
   tolerance?: number;
+  /** What its cluster job asks for (sbatch flags); not part of the key. */
+  resources?: Record<string, unknown>;
   /** A command stage (`cmd:`): the files its command writes metrics to. Its commands and env values are in params. */
   command?: { metrics: string[] };
 }
@@ -32,6 +35,9 @@ export interface Pipeline {
   dir: string;
   cacheDir: string;
   artifactsDir: string;
+  /** The shared cache pipeline.yaml names, if any. */
+  remote: RemoteConfig | undefined;
+  executor: 'local' | 'slurm';
   params: Record<string, unknown>;
   stages: Map<string, StageSpec>;
 }
@@ -48,7 +54,7 @@ export function parseOverride(text: string): Override {
   const lhs = eq > 0 ? text.slice(0, eq) : '';
   const parts = lhs.split('.');
   if (eq <= 0 || parts.length < 2 || parts.some((p) => p === '')) {
-    throw new ConfigError(`bad --set '${text}': expected <stage>.<param>=<value>, e.g. train-gan.lr=1e-4`);
+    throw new ConfigError(`bad --set '${text}': expected <stage>.<param>=<value> (e.g. train-gan.lr=1e-4), params.<name>=<value> for a top-level param, or defaults.<param>=<value>`);
   }
   return { target: parts[0]!, path: parts.slice(1), raw: text.slice(eq + 1) };
 }
@@ -164,6 +170,7 @@ interface RawStage {
   cache: boolean;
   description?: string;
   tolerance?: number;
+  resources?: Record<string, unknown>;
 }
 
 /** Checks a stage's input bindings against its kind's declared inputs and each upstream kind's declared outputs. */
@@ -245,6 +252,8 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     defaults?: Record<string, unknown>;
     cache: string;
     artifacts: string;
+    remote?: string | RemoteConfig;
+    executor?: 'local' | 'slurm';
     stages: Record<string, RawStage>;
   };
   const dir = dirname(path);
@@ -379,6 +388,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       outs: s.outs ?? [],
       cache: s.cache,
       tolerance: s.tolerance,
+      resources: s.resources,
       command: s.cmd !== undefined ? { metrics: s.metrics ?? [] } : undefined,
     });
   }
@@ -391,6 +401,8 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
     dir,
     cacheDir: resolve(dir, doc.cache),
     artifactsDir: resolve(dir, doc.artifacts),
+    remote: typeof doc.remote === 'string' ? { url: doc.remote } : doc.remote,
+    executor: doc.executor ?? 'local',
     params: shared,
     stages,
   };

@@ -6,6 +6,7 @@ export const EXIT = {
   BUSY: 3,
   CHECK_FAILED: 4,
   CORRUPT: 5,
+  REMOTE: 6,
   INTERRUPTED: 130,
 } as const;
 
@@ -64,5 +65,12 @@ export class CacheCorrupt extends PipeError {
 export class CheckFailed extends PipeError {
   constructor(message: string) {
     super(message, EXIT.CHECK_FAILED);
+  }
+}
+
+/** The remote cache cannot be reached, refused a request, or served an object that is not what was pushed. */
+export class RemoteError extends PipeError {
+  constructor(message: string) {
+    super(message, EXIT.REMOTE);
   }
 }

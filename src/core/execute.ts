@@ -169,6 +169,7 @@ export interface WorkerArgs {
   stage: string;
   fingerprint: string;
   artifactsDir: string;
+  cacheDir: string;
   fresh: boolean;
 }
 
@@ -176,7 +177,7 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 /** executeStage in a child process (see worker.ts); resolves with the record it committed. */
 export function executeInWorker(project: Project, stage: string, fingerprint: string, reporter: Reporter, signal: AbortSignal, fresh = false): Promise<RunRecord> {
-  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint, artifactsDir: project.pipeline.artifactsDir, fresh };
+  const args: WorkerArgs = { file: project.pipeline.file, overrides: project.pipeline.overrides, stage, fingerprint, artifactsDir: project.pipeline.artifactsDir, cacheDir: project.pipeline.cacheDir, fresh };
   // The IPC channel is only a lifeline: the worker quits when it closes, so a killed parent leaves no orphan.
   const child = spawn(process.execPath, [WORKER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const onAbort = () => child.kill('SIGTERM');

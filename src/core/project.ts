@@ -40,7 +40,7 @@ export class Project {
    * facts module: they are part of the key, so they are known before any
    * fingerprint is.
    */
-  static async open(pipeline: Pipeline, shared?: { store: Store; hasher: FileHasher }): Promise<Project> {
+  static async open(pipeline: Pipeline, shared?: { store: Store; hasher: FileHasher }, opts: { lockReadOnly?: boolean } = {}): Promise<Project> {
     const facts = new Map<string, Record<string, string>>();
     for (const spec of pipeline.stages.values()) {
       const module = spec.kind.decl.facts;
@@ -54,12 +54,17 @@ export class Project {
       }
       facts.set(spec.name, f);
     }
-    return new Project(pipeline, facts, shared);
+    const project = new Project(pipeline, facts, shared);
+    project.lockReadOnly = !!opts.lockReadOnly;
+    return project;
   }
+
+  /** A cluster job reads pipe.lock but never writes it: the coordinator is its only writer. */
+  private lockReadOnly = false;
 
   /** Writes pipe.lock (not for sweep variants: a sweep never changes the workspace's lock). */
   saveLock(): void {
-    if (!this.variant) writeLock(this.pipeline.dir, this.lock);
+    if (!this.variant && !this.lockReadOnly) writeLock(this.pipeline.dir, this.lock);
   }
 
   /**

@@ -1,12 +1,14 @@
 import pLimit from 'p-limit';
 import { syncArtifactFiles } from './artifacts.js';
 import { syncOuts } from './outs.js';
-import { CacheCorrupt, ConfigError, Interrupted, type PipeError } from './errors.js';
+import { CacheCorrupt, ConfigError, Interrupted, StageFailed, type PipeError } from './errors.js';
 import type { StageState } from './fingerprint.js';
 import type { LockEntry } from './lockfile.js';
 import type { Project } from './project.js';
 import type { Reporter, StageOutcome } from './progress.js';
 import { explain } from './status.js';
+import type { SlurmExecutor } from './executors/slurm.js';
+import type { Remote } from './remote/remote.js';
 import type { RunRecord } from './store.js';
 
 export interface RunOptions {
@@ -19,6 +21,12 @@ export interface RunOptions {
   jobs?: number;
   reporter: Reporter;
   signal?: AbortSignal;
+  /** A shared cache: pull looks missing stages up there before running them, push sends results after. */
+  remote?: { remote: Remote; pull: boolean; push: boolean };
+  /** Run each stage in a process of its own even when only one runs (a cluster job, which pushes checkpoints meanwhile). */
+  worker?: boolean;
+  /** Stages submitted to a cluster: the runner waits for their jobs and takes their results from the remote. */
+  executor?: SlurmExecutor;
 }
 
 export interface StageResult {
@@ -117,11 +125,35 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
   const limit = pLimit(jobs);
   // With more than one job, each stage runs in its own process: tfjs/wasm work is synchronous, so
   // stages sharing one process would take turns on one core instead of running side by side.
-  const inWorker = jobs > 1 && steps.filter((s) => s.action === 'run').length > 1;
+  const inWorker = !!opts.worker || (jobs > 1 && steps.filter((s) => s.action === 'run').length > 1);
   const signal = opts.signal ?? new AbortController().signal;
   const selected = new Set(steps.map((s) => s.stage));
   const done = new Map<string, Promise<boolean>>();
   let failed: PipeError | undefined;
+
+  /** Takes a record made elsewhere (the run-cache, the remote, a cluster job) as this stage's result: artifacts and outs put in place, pipe.lock updated. */
+  const adopt = (stage: string, record: RunRecord, detail: string | undefined, ran?: 'ran', seconds = 0) => {
+    const spec = project.pipeline.stages.get(stage)!;
+    const state = project.state(stage);
+    const previous = project.lock.stages[stage];
+    const rewroteArtifacts = syncArtifacts(project, stage, record, previous);
+    // A command stage's outs live in the workspace: put them back as recorded (a `dvc checkout`).
+    const rewroteOuts = spec.command ? syncOuts(project.store, project.pipeline.dir, stage, record.outputs, (p) => project.hasher.hashFile(p)) : false;
+    const same = previous?.fingerprint === state.fingerprint;
+    const entry = lockEntry(state, record);
+    project.lock.stages[stage] = entry;
+    // Also when only the entry's text differs (hand-edited hashes, an older lock format): the lock says what the cache holds.
+    // (pipe.lock keeps the key order lockEntry writes, so plain JSON compares them; a reordered hand edit only costs a rewrite.)
+    if (!previous || JSON.stringify(previous) !== JSON.stringify(entry)) project.saveLock();
+    if (detail) {
+      // The record was not in the cache when downstream keys were computed: they are computed again from it.
+      project.invalidate(stage);
+      project.setState(stage, state);
+    }
+    const outcome: StageOutcome = ran ?? (same && !rewroteArtifacts && !rewroteOuts && !detail ? 'cached' : 'restored');
+    reporter.stageEnd(stage, outcome, seconds, detail ?? (outcome === 'restored' && same ? `${rewroteOuts ? 'outs' : 'artifacts'} rewritten from the cache` : undefined));
+    results.push({ stage, outcome, fingerprint: state.fingerprint, seconds });
+  };
 
   const execute = async (step: PlanStep): Promise<boolean> => {
     const { stage } = step;
@@ -129,27 +161,39 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
     const state = project.state(stage);
     const previous = project.lock.stages[stage];
     const t0 = performance.now();
-    const cachedRecord = spec.cache && !opts.force && state.fingerprint ? project.store.getRun(state.fingerprint) : undefined;
-    if (cachedRecord) {
-      const rewroteArtifacts = syncArtifacts(project, stage, cachedRecord, previous);
-      // A command stage's outs live in the workspace: put them back as recorded (a `dvc checkout`).
-      const rewroteOuts = spec.command ? syncOuts(project.store, project.pipeline.dir, stage, cachedRecord.outputs, (p) => project.hasher.hashFile(p)) : false;
-      const rewrote = rewroteArtifacts || rewroteOuts;
-      const same = previous?.fingerprint === state.fingerprint;
-      const entry = lockEntry(state, cachedRecord);
-      project.lock.stages[stage] = entry;
-      // Also when only the entry's text differs (hand-edited hashes, an older lock format): the lock says what the cache holds.
-      // (pipe.lock keeps the key order lockEntry writes, so plain JSON compares them; a reordered hand edit only costs a rewrite.)
-      if (!previous || JSON.stringify(previous) !== JSON.stringify(entry)) project.saveLock();
-      const outcome: StageOutcome = same && !rewrote ? 'cached' : 'restored';
-      reporter.stageEnd(stage, outcome, 0, outcome === 'restored' && same ? `${rewroteOuts ? 'outs' : 'artifacts'} rewritten from the cache` : undefined);
-      results.push({ stage, outcome, fingerprint: state.fingerprint, seconds: 0 });
+    const reusable = spec.cache && !opts.force && state.fingerprint;
+    const local = reusable ? project.store.getRun(state.fingerprint!) : undefined;
+    if (local) {
+      adopt(stage, local, undefined);
       return true;
     }
     if (!state.fingerprint) throw new Error(`internal: '${stage}' has no fingerprint though its upstream finished`);
     // Reasons as of now: upstream stages have finished, so "upstream is stale" no longer applies.
     const reason = (opts.force ? ['--force'] : explain(project, stage).reasons).join('; ') || 'stale';
+    const job = opts.executor?.jobId(stage);
+    if (job) {
+      reporter.stageStart(stage, `${reason}; SLURM job ${job}`);
+      let node: string;
+      try {
+        ({ node } = await opts.executor!.wait(stage));
+      } catch (e) {
+        reporter.stageEnd(stage, 'failed', (performance.now() - t0) / 1000, e instanceof Interrupted ? 'interrupted' : (e as Error).message);
+        throw e;
+      }
+      const record = await opts.remote!.remote.pullRecord(state.fingerprint);
+      if (!record) throw new StageFailed(stage, new Error(`SLURM job ${job} completed but ${opts.remote!.remote.backend.url} has no run record for fingerprint ${state.fingerprint.slice(0, 12)}`));
+      adopt(stage, record, `ran on ${node || 'the cluster'} (SLURM job ${job})`, 'ran', (performance.now() - t0) / 1000);
+      return true;
+    }
+    const pulled = reusable && opts.remote?.pull ? await opts.remote.remote.pullRecord(state.fingerprint) : undefined;
+    if (pulled) {
+      adopt(stage, pulled, `pulled from ${opts.remote!.remote.backend.url}`);
+      return true;
+    }
     reporter.stageStart(stage, reason);
+    // A run killed elsewhere (a preempted cluster job) may have left a checkpoint on the remote: resume from it.
+    const resumed = opts.remote?.pull && !opts.force ? await opts.remote.remote.pullCheckpoint(state.fingerprint) : undefined;
+    if (resumed !== undefined) reporter.log(stage, 'info', `checkpoint at step ${resumed} from ${opts.remote!.remote.backend.url}`);
     // Loaded only when a stage runs: a no-op run needs none of it.
     const { executeInWorker, executeStage, stageFailure } = await import('./execute.js');
     let record: RunRecord;
@@ -200,7 +244,20 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
   };
 
   await Promise.all(steps.map((s) => schedule(s.stage)));
+  if (opts.remote?.push && !signal.aborted) await pushResults(project, opts.remote.remote, results, reporter);
   project.store.recordHistory(Object.values(project.lock.stages).map((e) => e.fingerprint));
   if (failed) throw failed;
   return results;
+}
+
+/** --push: the records of every stage that ran or was reused, in one batch (what the remote has already costs nothing). */
+async function pushResults(project: Project, remote: Remote, results: StageResult[], reporter: Reporter): Promise<void> {
+  const records = results.flatMap((r) => (r.fingerprint && r.outcome !== 'failed' ? [project.store.getRun(r.fingerprint)].filter((x): x is RunRecord => !!x) : []));
+  const { bytesProgress, describeTransfer } = await import('./remote/sync.js');
+  const bar = bytesProgress(reporter, 'push');
+  try {
+    reporter.info(describeTransfer(`pushed to ${remote.backend.url}:`, await remote.push(records, [], bar.progress)));
+  } finally {
+    bar.end();
+  }
 }

@@ -43,7 +43,7 @@ export function recordBlobs(r: { outputs: Record<string, OutputRef>; files: Reco
 }
 
 /** Every blob a stored checkpoint refers to: its tensors and what the stage had recorded. */
-function checkpointBlobs(c: StoredCheckpoint): string[] {
+export function checkpointBlobs(c: StoredCheckpoint): string[] {
   return [...Object.values(c.tensors), ...[...Object.values(c.files ?? {}), ...Object.values(c.outputs ?? {})].map((o) => o.hash)];
 }
 
@@ -60,7 +60,8 @@ export interface StatEntry {
 }
 
 /** A checkpoint as stored: its tensors by blob hash, and what the stage had recorded when it was taken. */
-interface StoredCheckpoint {
+/** A checkpoint as the cache keeps it: tensors by blob hash. */
+export interface StoredCheckpoint {
   step: number;
   tensors: Record<string, string>;
   state: unknown;
@@ -178,6 +179,11 @@ export class Store {
     const hash = sha256(bytes);
     if (!this.intact(hash)) this.root.transactionSync(() => this.writeBlob(hash, bytes));
     return hash;
+  }
+
+  /** A blob's size without copying it out of the map (0 when absent). */
+  blobSize(hash: string): number {
+    return this.pending.get(hash)?.length ?? this.blobs.getBinaryFast(hash)?.length ?? 0;
   }
 
   hasBlob(hash: string): boolean {
@@ -330,6 +336,24 @@ export class Store {
       for (const [, h, b] of encoded) if (!this.intact(h)) this.writeBlob(h, b);
       for (const h of staged) this.writeBlob(h, this.pending.get(h)!);
       this.ckpts.putSync(fingerprint, { step, tensors: Object.fromEntries(encoded.map(([k, h]) => [k, h])), state, files: recorded.files, outputs: recorded.outputs });
+    });
+    for (const h of staged) this.pending.delete(h);
+  }
+
+  /** The checkpoint record under a fingerprint, its tensors as blob hashes (what a remote copies). */
+  storedCheckpoint(fingerprint: string): StoredCheckpoint | undefined {
+    return this.ckpts.get(fingerprint);
+  }
+
+  /**
+   * Takes a checkpoint from elsewhere (a remote): its blobs, staged by the
+   * caller, and the record in one transaction, so a kill leaves the old one.
+   */
+  importCheckpoint(fingerprint: string, checkpoint: StoredCheckpoint): void {
+    const staged = checkpointBlobs(checkpoint).filter((h) => this.pending.has(h));
+    this.root.transactionSync(() => {
+      for (const h of staged) this.writeBlob(h, this.pending.get(h)!);
+      this.ckpts.putSync(fingerprint, checkpoint);
     });
     for (const h of staged) this.pending.delete(h);
   }

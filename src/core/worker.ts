@@ -21,7 +21,7 @@ process.on('disconnect', lifeline);
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 let project: Project | undefined;
 try {
-  project = await Project.open({ ...loadPipeline(args.file, args.overrides), artifactsDir: args.artifactsDir });
+  project = await Project.open({ ...loadPipeline(args.file, args.overrides), artifactsDir: args.artifactsDir, cacheDir: args.cacheDir });
   const state = project.state(args.stage);
   if (state.fingerprint !== args.fingerprint) {
     throw new Error(`fingerprint changed between planning and running (${args.fingerprint.slice(0, 12)} -> ${state.fingerprint?.slice(0, 12)}): was a file edited during the run?`);

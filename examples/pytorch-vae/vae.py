@@ -1,0 +1,32 @@
+"""The seeds' VAE: two stride-2 convs + dense encoder to (mu, log sigma^2), mirrored decoder."""
+import torch
+from torch import nn
+
+
+class VAE(nn.Module):
+    def __init__(self, size, latent, filters=(32, 64)):
+        super().__init__()
+        f1, f2 = filters
+        self.side = size // 4
+        flat = f2 * self.side * self.side
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, f1, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(f1, f2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.mu = nn.Linear(flat, latent)
+        self.logvar = nn.Linear(flat, latent)
+        self.dec_in = nn.Linear(latent, flat)
+        self.dec = nn.Sequential(
+            nn.ReLU(),
+            nn.Unflatten(1, (f2, self.side, self.side)),
+            nn.ConvTranspose2d(f2, f1, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(f1, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
+        )
+
+    def encode(self, x):
+        h = self.enc(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z):
+        return self.dec(self.dec_in(z))

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A real S3 server on this machine for pipe's remote-cache tests: Ceph RGW on a one-node Ceph cluster
+# (mon + mgr + one OSD on memstore, in RAM). Needs root and Debian's packages:
+#   apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common
+# Usage: scripts/services/s3.sh start|stop|env
+#   start  starts it (bounded waits) and prints the environment the tests read
+#   env    prints that environment for a running server
+#   stop   stops it and removes its state
+set -euo pipefail
+DIR=${PIPE_S3_DIR:-/tmp/pipe-s3}
+PORT=${PIPE_S3_PORT:-7480}
+MON_PORT=${PIPE_S3_MON_PORT:-6799}
+ACCESS=pipe-test-access
+SECRET=pipe-test-secret-0123456789
+CONF=$DIR/ceph.conf
+
+env_lines() {
+  echo "export PIPE_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT"
+  echo "export AWS_ACCESS_KEY_ID=$ACCESS"
+  echo "export AWS_SECRET_ACCESS_KEY=$SECRET"
+  echo "export AWS_REGION=us-east-1"
+}
+
+# Waits up to $1 seconds for the command after it to succeed.
+wait_for() {
+  local t=$1
+  shift
+  for _ in $(seq $((t * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "s3.sh: timed out after ${t}s waiting for: $*" >&2
+  tail -n 20 "$DIR"/log/*.log >&2 2>/dev/null || true
+  return 1
+}
+
+stop() {
+  for p in "$DIR"/run/*.pid; do
+    [ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+  done
+  sleep 0.5
+  for p in "$DIR"/run/*.pid; do
+    [ -e "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true
+  done
+  rm -rf "$DIR"
+}
+
+start() {
+  [ "$(id -u)" = 0 ] || { echo "s3.sh: needs root (Ceph daemons and their folders)" >&2; exit 1; }
+  for b in ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin monmaptool; do
+    command -v $b >/dev/null || { echo "s3.sh: $b not found: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common" >&2; exit 1; }
+  done
+  stop
+  mkdir -p "$DIR"/{mon,osd0,mgr,run,log}
+  local fsid
+  fsid=$(cat /proc/sys/kernel/random/uuid)
+  cat > "$CONF" <<CONF
+[global]
+fsid = $fsid
+mon host = v1:127.0.0.1:$MON_PORT
+mon initial members = a
+auth cluster required = none
+auth service required = none
+auth client required = none
+osd pool default size = 1
+osd pool default min size = 1
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+osd objectstore = memstore
+memstore device bytes = 2147483648
+osd data = $DIR/osd0
+mon data = $DIR/mon
+mgr data = $DIR/mgr
+run dir = $DIR/run
+pid file = $DIR/run/\$name.pid
+admin socket = $DIR/run/\$name.asok
+log file = $DIR/log/\$name.log
+keyring = $DIR/keyring
+[client.rgw]
+rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw data = $DIR/rgw
+CONF
+  : > "$DIR/keyring"
+  monmaptool --create --add a "v1:127.0.0.1:$MON_PORT" --fsid "$fsid" "$DIR/monmap" >/dev/null
+  ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" >/dev/null
+  ceph-mon -c "$CONF" -i a 2>>"$DIR/log/daemons.err"
+  wait_for 20 ceph -c "$CONF" mon stat
+  ceph -c "$CONF" osd create >/dev/null
+  ceph-osd -c "$CONF" -i 0 --mkfs --no-mon-config >/dev/null 2>&1
+  ceph-osd -c "$CONF" -i 0 2>>"$DIR/log/daemons.err"
+  ceph-mgr -c "$CONF" -i x 2>>"$DIR/log/daemons.err"
+  wait_for 30 sh -c "ceph -c '$CONF' osd stat | grep -q '1 up'"
+  radosgw -c "$CONF" -n client.rgw 2>>"$DIR/log/daemons.err"
+  wait_for 60 radosgw-admin -c "$CONF" user list
+  radosgw-admin -c "$CONF" user create --uid pipe-test --display-name "pipe tests" --access-key "$ACCESS" --secret "$SECRET" >/dev/null
+  wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
+  env_lines
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  env) env_lines ;;
+  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+esac

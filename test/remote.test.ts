@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PIPE, pipeAsyncEnv, pipeEnv, type CliResult } from './helpers.js';
+import { service } from './services.js';
+
+// The SDK's notice about Node 22 (releases after January 2027) is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const s3 = service('s3', 'PIPE_TEST_S3_ENDPOINT', { PIPE_S3_DIR: join(tmpdir(), `pipe-s3-test-${process.pid}`), PIPE_S3_PORT: '7491', PIPE_S3_MON_PORT: '6791' });
+const CI = join(dirname(PIPE), '..', 'ci');
+
+/** A clone of the CI pipeline: its pipeline.yaml and committed pipe.lock, no cache. */
+function clone(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-remote-'));
+  for (const f of ['pipeline.yaml', 'pipe.lock']) cpSync(join(CI, f), join(dir, f));
+  return dir;
+}
+
+let ran: string | undefined;
+/** A clone whose cache holds the CI pipeline's results (run once per file, then copied). */
+function trained(): string {
+  if (!ran) {
+    ran = clone();
+    const r = pipeEnv(ran, {}, 'run');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  }
+  const dir = clone();
+  cpSync(join(ran, 'cache'), join(dir, 'cache'), { recursive: true });
+  return dir;
+}
+
+let buckets = 0;
+async function bucket(env: Record<string, string>): Promise<{ client: S3Client; name: string }> {
+  const client = new S3Client({ endpoint: env.PIPE_TEST_S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
+  const name = `pipe-test-${process.pid}-${buckets++}`;
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  return { client, name };
+}
+
+const keysOf = async (c: S3Client, b: string, prefix: string) => ((await c.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+
+describe('remote cache on S3 (Ceph RGW)', () => {
+  it('push from one clone, pull into a fresh one: pipe run there is all cache hits and pipe.lock is identical', async (t) => {
+    const env = s3(t);
+    if (!env) return;
+    const { name } = await bucket(env);
+    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const remote = `s3://${name}/team`;
+    const a = trained();
+    const pushed = pipeEnv(a, s3env, 'run', '--push', '--remote', remote);
+    assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+    assert.match(pushed.stdout, new RegExp(`pushed to ${remote}: 8 run records \\(\\d+ objects, [\\d.]+ MiB\\)`));
+    assert.doesNotMatch(pushed.stdout + pushed.stderr, new RegExp(env.AWS_SECRET_ACCESS_KEY!));
+    // Idempotent: a second push sends nothing.
+    assert.match(pipeEnv(a, s3env, 'push', '--remote', remote).stdout, /pushed to .*: 0 run records \(0 objects, 0.0 MiB\); 8 already there/);
+
+    const b = clone();
+    const st = pipeEnv(b, s3env, 'status', '--cloud', '--remote', remote);
+    assert.match(st.stdout, /ingest: stale \(available on the remote: pipe run --pull takes it from there\)/);
+    const pulled = pipeEnv(b, s3env, 'pull', '--remote', remote);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /pulled from .*: 8 run records/);
+    const rerun = pipeEnv(b, s3env, 'run');
+    assert.match(rerun.stdout, /0 ran, 8 from cache/);
+    assert.equal(readFileSync(join(b, 'pipe.lock'), 'utf8'), readFileSync(join(CI, 'pipe.lock'), 'utf8'));
+    assert.deepEqual(readFileSync(join(b, 'artifacts', 'evaluate', 'metrics.json')), readFileSync(join(ran!, 'artifacts', 'evaluate', 'metrics.json')));
+    // --pull during a run does the same from an empty cache.
+    const c = clone();
+    const pr = pipeEnv(c, s3env, 'run', '--pull', '--remote', remote);
+    assert.match(pr.stdout, new RegExp(`\\[train-gan\\] restored from run-cache: pulled from ${remote}`));
+    assert.match(pr.stdout, /0 ran, 8 from cache/);
+  });
+
+  it('concurrent pushers of the same results: every push succeeds and each run record is written once', async (t) => {
+    const env = s3(t);
+    if (!env) return;
+    const { client, name } = await bucket(env);
+    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const remote = `s3://${name}/shared`;
+    const dirs = [trained(), trained(), trained()];
+    const runs = dirs.map((d) => pipeAsyncEnv(d, s3env, 'push', '--remote', remote).done);
+    const results: CliResult[] = await Promise.all(runs);
+    const written = results.map((r) => {
+      assert.equal(r.code, 0, r.stderr);
+      return Number(/: (\d+) run records/.exec(r.stdout)![1]);
+    });
+    assert.equal(written.reduce((x, y) => x + y, 0), 8);
+    assert.equal((await keysOf(client, name, 'shared/ac/')).length, 8);
+  });
+
+  it('a remote object that lies is named, and nothing of it enters the local cache', async (t) => {
+    const env = s3(t);
+    if (!env) return;
+    const { client, name } = await bucket(env);
+    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const remote = `s3://${name}/lies`;
+    const a = trained();
+    assert.equal(pipeEnv(a, s3env, 'run', '--push', '--remote', remote).code, 0);
+    // Truncate one blob in place: the largest, which is augment's train tensor.
+    const record = JSON.parse(Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: name, Key: `lies/ac/${lockOf(a).augment}.json` }))).Body!.transformToByteArray()).toString());
+    const hash = record.record.outputs.train.hash as string;
+    const key = `lies/cas/${hash.slice(0, 2)}/${hash}`;
+    const body = await (await client.send(new GetObjectCommand({ Bucket: name, Key: key }))).Body!.transformToByteArray();
+    await client.send(new PutObjectCommand({ Bucket: name, Key: key, Body: body.subarray(0, body.length - 100) }));
+    const b = clone();
+    const r = pipeEnv(b, s3env, 'pull', '--remote', remote, 'augment');
+    assert.equal(r.code, 6, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`remote object ${remote}/cas/${hash.slice(0, 2)}/${hash} does not match its hash \\(${body.length - 100} bytes, sha256 [0-9a-f]{12}…\\); nothing was taken from it`));
+    const st = pipeEnv(b, s3env, 'status', '--json');
+    assert.equal(JSON.parse(st.stdout.split('\n')[2]!).upToDate, false);
+    // A damaged run record: named too.
+    await client.send(new PutObjectCommand({ Bucket: name, Key: `lies/ac/${lockOf(a).ingest}.json`, Body: '{"format": 1, "rec' }));
+    const r2 = pipeEnv(b, s3env, 'run', '--pull', '--remote', remote);
+    assert.equal(r2.code, 6);
+    assert.match(r2.stderr, new RegExp(`remote object ${remote}/ac/${lockOf(a).ingest}.json is damaged \\(.*\\); nothing was taken from it`));
+    // Without the remote the clone just runs.
+    assert.match(pipeEnv(b, s3env, 'run').stdout, /8 ran, 0 from cache/);
+  });
+});
+
+const lockOf = (dir: string) =>
+  Object.fromEntries(Object.entries((JSON.parse(readFileSync(join(dir, 'pipe.lock'), 'utf8')) as { stages: Record<string, { fingerprint: string }> }).stages).map(([k, v]) => [k, v.fingerprint]));
+
+describe('remote cache in a folder (file://)', () => {
+  it('round-trips, writes by rename, and keeps the first run record of a fingerprint', () => {
+    const root = mkdtempSync(join(tmpdir(), 'pipe-folder-remote-'));
+    const remote = `file://${root}`;
+    const a = trained();
+    const r = pipeEnv(a, {}, 'run', '--push', '--remote', remote);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(root, 'ac', `${lockOf(a).evaluate}.json`)));
+    const b = clone();
+    assert.match(pipeEnv(b, {}, 'run', '--pull', '--remote', remote).stdout, /0 ran, 8 from cache/);
+    assert.equal(readFileSync(join(b, 'pipe.lock'), 'utf8'), readFileSync(join(CI, 'pipe.lock'), 'utf8'));
+    // A record already there is never replaced.
+    const recFile = join(root, 'ac', `${lockOf(a).ingest}.json`);
+    const before = readFileSync(recFile);
+    assert.match(pipeEnv(a, {}, 'push', '--remote', remote).stdout, /8 already there/);
+    assert.deepEqual(readFileSync(recFile), before);
+    // The remote is named in pipeline.yaml too, with automatic pull.
+    const c = clone();
+    writeFileSync(join(c, 'pipeline.yaml'), readFileSync(join(c, 'pipeline.yaml'), 'utf8') + `remote: { url: "${remote}", pull: true }\n`);
+    assert.match(pipeEnv(c, {}, 'run').stdout, /0 ran, 8 from cache/);
+    const bad = pipeEnv(c, {}, 'push', '--remote', 'ftp://x');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /remote 'ftp:\/\/x': expected s3:\/\/bucket\/prefix or file:\/\/\/absolute\/path/);
+  });
+});
