@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -185,8 +185,10 @@ async function lmdbRead(): Promise<void> {
 
 /** rclone's S3 remote for the server PIPE_TEST_S3_ENDPOINT names, configured through its environment variables. */
 function rcloneEnv(): NodeJS.ProcessEnv {
+  // rclone's S3 client fails on AWS_CA_BUNDLE ("unsupported transport"); the server is plain http anyway.
+  const { AWS_CA_BUNDLE: _, ...env } = process.env;
   return {
-    ...process.env,
+    ...env,
     RCLONE_CONFIG_BENCH_TYPE: 's3',
     RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
     RCLONE_CONFIG_BENCH_ENDPOINT: process.env.PIPE_TEST_S3_ENDPOINT,
@@ -205,7 +207,7 @@ function timeEnv(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 
 /**
  * pipe push/pull against rclone copy of the same objects to the same S3 server (Ceph RGW from
- * scripts/services/s3.sh): four 64 MiB tensors, and a folder out of 10,000 4 KiB files.
+ * scripts/services/s3.sh): four 32 MiB tensors, and a folder out of 10,000 4 KiB files.
  */
 async function remote(): Promise<void> {
   if (!process.env.PIPE_TEST_S3_ENDPOINT) {
@@ -216,11 +218,11 @@ async function remote(): Promise<void> {
   const env = { ...process.env, AWS_ENDPOINT_URL: process.env.PIPE_TEST_S3_ENDPOINT };
   const MIB = 1024 * 1024;
   // The same bytes as files for rclone: random, so neither side can compress them.
-  mkdirSync(join(dir, 'big'));
-  for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'big', `t${i}.bin`), randomBytes(64 * MIB));
-  writeFileSync(join(dir, 'big.mjs'), "import { readFileSync } from 'node:fs';\nexport default { run(ctx) { for (let i = 0; i < 4; i++) { const b = readFileSync(`big/t${i}.bin`); ctx.output.tensor(`t${i}`, { dtype: 'float32', shape: [b.length / 4], data: new Float32Array(b.buffer, b.byteOffset, b.length / 4) }); } } };\n");
+  mkdirSync(join(dir, 'tensors'));
+  for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'tensors', `t${i}.bin`), randomBytes(32 * MIB));
+  writeFileSync(join(dir, 'big.mjs'), "import { readFileSync } from 'node:fs';\nexport default { run(ctx) { for (let i = 0; i < 4; i++) { const b = readFileSync(`tensors/t${i}.bin`); ctx.output.tensor(`t${i}`, { dtype: 'float32', shape: [b.length / 4], data: new Float32Array(b.buffer, b.byteOffset, b.length / 4) }); } } };\n");
   writeFileSync(join(dir, 'small.sh'), 'mkdir -p small; for i in $(seq 0 9999); do head -c 4096 /dev/urandom > small/f$i; done\n');
-  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  big:\n    kind: ./big.mjs\n    deps: [big]\n  small:\n    cmd: sh small.sh\n    deps: [small.sh]\n    outs: [small]\n');
+  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  big:\n    kind: ./big.mjs\n    deps: [tensors]\n  small:\n    cmd: sh small.sh\n    deps: [small.sh]\n    outs: [small]\n');
   time(process.execPath, [PIPE, 'run'], dir);
   const client = `import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3'; await new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'pipe-bench' })).catch((e) => { if (e.name !== 'BucketAlreadyOwnedByYou') throw e; });`;
   spawnSync(process.execPath, ['--input-type=module', '-e', client], { cwd: ROOT, env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
@@ -228,10 +230,10 @@ async function remote(): Promise<void> {
   const rc = rcloneEnv();
   const fresh = () => {
     const d = mkdtempSync(join(tmpdir(), 'pipe-bench-pull-'));
-    for (const f of ['pipeline.yaml', 'pipe.lock', 'big.mjs', 'small.sh']) writeFileSync(join(d, f), readFileSync(join(dir, f)));
+    for (const f of ['pipeline.yaml', 'pipe.lock', 'big.mjs', 'small.sh', 'tensors']) cpSync(join(dir, f), join(d, f), { recursive: true });
     return d;
   };
-  for (const [stage, what, bytes, rcloneDir] of [['big', 'four 64 MiB tensors', 256 * MIB, 'big'], ['small', '10,000 files of 4 KiB (one folder out)', 10000 * 4096, 'small']] as const) {
+  for (const [stage, what, bytes, rcloneDir] of [['big', 'four 32 MiB tensors', 128 * MIB, 'tensors'], ['small', '10,000 files of 4 KiB (one folder out)', 10000 * 4096, 'small']] as const) {
     const t = { pipePush: [] as number[], rclonePush: [] as number[], rclonePush16: [] as number[], pipePull: [] as number[], rclonePull: [] as number[] };
     for (let i = 0; i < reps; i++) {
       const id = `${stage}-${Date.now()}-${i}`;
@@ -242,6 +244,8 @@ async function remote(): Promise<void> {
       t.pipePull.push(timeEnv(process.execPath, [PIPE, 'pull', stage, '--remote', `s3://pipe-bench/pipe-${id}`], d, env));
       t.rclonePull.push(timeEnv('rclone', ['copy', `bench:pipe-bench/rclone-${id}`, join(d, 'rclone')], d, rc));
       rmSync(d, { recursive: true, force: true });
+      // The test server keeps objects in RAM: free this round's before the next.
+      for (const prefix of [`pipe-${id}`, `rclone-${id}`, `rclone16-${id}`]) spawnSync('rclone', ['purge', `bench:pipe-bench/${prefix}`], { env: rc, stdio: 'ignore' });
     }
     const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
     const rate = (ms: number) => (stage === 'big' ? `${f1(bytes / MIB / (ms / 1000))} MiB/s` : `${Math.round(10000 / (ms / 1000))} obj/s`);

@@ -2,7 +2,8 @@
 # A real S3 server on this machine for pipe's remote-cache tests: Ceph RGW on a one-node Ceph cluster
 # (mon + mgr + one OSD on memstore, in RAM). Needs root and Debian's packages:
 #   apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common
-# Usage: scripts/services/s3.sh start|stop|env
+# Usage: scripts/services/s3.sh start|stop|env   (PIPE_S3_MEMSTORE_BYTES: RAM for objects, default 4 GiB;
+#   deleted objects are freed only by RGW's deferred garbage collection)
 #   start  starts it (bounded waits) and prints the environment the tests read
 #   env    prints that environment for a running server
 #   stop   stops it and removes its state
@@ -67,7 +68,7 @@ osd pool default min size = 1
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${PIPE_S3_MEMSTORE_BYTES:-4294967296}
 osd data = $DIR/osd0
 mon data = $DIR/mon
 mgr data = $DIR/mgr
