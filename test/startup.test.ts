@@ -9,7 +9,7 @@ import { PIPE, pipe, project } from './helpers.js';
 const HOOK = join(PIPE, '..', '..', 'test', 'fixtures', 'trace-imports.mjs');
 
 describe('lean start-up', () => {
-  it('a no-op run of built-in stages (tfjs kinds with backend: auto among them) loads neither tfjs nor sharp', () => {
+  it('a no-op run of built-in stages (tfjs kinds with backend: auto among them) loads neither tfjs nor sharp nor the remote cache or an S3 SDK', () => {
     const dir = project({
       'pipeline.yaml':
         'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 6, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n  augment:\n    kind: augment\n    inputs: { images: resize }\n    params: { copies: 0 }\n  vae:\n    kind: train-vae\n    inputs: { data: augment }\n    params: { epochs: 1, latent: 2, filters: [2, 2] }\n',
@@ -25,10 +25,12 @@ describe('lean start-up', () => {
     const loaded = readFileSync(trace, 'utf8');
     assert.match(loaded, /dist\/src\/core\/cli\.js/, 'the trace saw the CLI load');
     assert.match(loaded, /dist\/src\/ml\/tfjs\/facts\.js/, 'the trace saw the facts module load');
-    assert.doesNotMatch(loaded, /sharp|@tensorflow/);
+    assert.doesNotMatch(loaded, /sharp|@tensorflow|@aws-sdk|core\/remote\/(remote|sync|open|s3|file)\.js|core\/executors\//);
     // A run that does work loads them (the trace is not blind to them).
     run(['run', '--force', '--only', 'resize']);
     assert.match(readFileSync(trace, 'utf8'), /sharp/);
+    run(['status', '--cloud', '--remote', `file://${join(dir, 'remote')}`]);
+    assert.match(readFileSync(trace, 'utf8'), /core\/remote\/sync\.js/);
   });
 });
 
