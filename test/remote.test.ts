@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PIPE, pipeAsyncEnv, pipeEnv, type CliResult } from './helpers.js';
 import { service } from './services.js';
@@ -40,14 +40,20 @@ async function bucket(env: Record<string, string>): Promise<{ client: S3Client; 
   return { client, name };
 }
 
+/** The S3 server's environment (pipe's, with AWS_ENDPOINT_URL) and a new bucket on it; undefined when the test skipped. */
+async function s3Bucket(t: TestContext): Promise<{ env: Record<string, string>; s3env: Record<string, string>; client: S3Client; name: string } | undefined> {
+  const env = s3(t);
+  if (!env) return undefined;
+  return { env, s3env: { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! }, ...(await bucket(env)) };
+}
+
 const keysOf = async (c: S3Client, b: string, prefix: string) => ((await c.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
 
 describe('remote cache on S3 (Ceph RGW)', () => {
   it('push from one clone, pull into a fresh one: pipe run there is all cache hits and pipe.lock is identical', async (t) => {
-    const env = s3(t);
-    if (!env) return;
-    const { name } = await bucket(env);
-    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { env, s3env, name } = got;
     const remote = `s3://${name}/team`;
     const a = trained();
     const pushed = pipeEnv(a, s3env, 'run', '--push', '--remote', remote);
@@ -75,10 +81,9 @@ describe('remote cache on S3 (Ceph RGW)', () => {
   });
 
   it('concurrent pushers of the same results: every push succeeds and each run record is written once', async (t) => {
-    const env = s3(t);
-    if (!env) return;
-    const { client, name } = await bucket(env);
-    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { s3env, client, name } = got;
     const remote = `s3://${name}/shared`;
     const dirs = [trained(), trained(), trained()];
     const runs = dirs.map((d) => pipeAsyncEnv(d, s3env, 'push', '--remote', remote).done);
@@ -92,10 +97,9 @@ describe('remote cache on S3 (Ceph RGW)', () => {
   });
 
   it('a remote object that lies is named, and nothing of it enters the local cache', async (t) => {
-    const env = s3(t);
-    if (!env) return;
-    const { client, name } = await bucket(env);
-    const s3env = { ...env, AWS_ENDPOINT_URL: env.PIPE_TEST_S3_ENDPOINT! };
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { s3env, client, name } = got;
     const remote = `s3://${name}/lies`;
     const a = trained();
     assert.equal(pipeEnv(a, s3env, 'run', '--push', '--remote', remote).code, 0);

@@ -15,28 +15,9 @@ env_lines() {
   echo "export PIPE_TEST_SLURM=$DIR"
 }
 
-wait_for() {
-  local t=$1
-  shift
-  for _ in $(seq $((t * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "slurm.sh: timed out after ${t}s waiting for: $*" >&2
-  tail -n 20 "$DIR"/log/*.log >&2 2>/dev/null || true
-  return 1
-}
-
-stop() {
-  for p in "$DIR"/run/*.pid; do
-    [ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
-  done
-  sleep 0.5
-  for p in "$DIR"/run/*.pid; do
-    [ -e "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true
-  done
-  rm -rf "$DIR"
-}
+NAME=slurm.sh
+# shellcheck source=scripts/services/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 start() {
   [ "$(id -u)" = 0 ] || { echo "slurm.sh: needs root (slurmd runs jobs as their users)" >&2; exit 1; }
