@@ -13,14 +13,38 @@ wait_for() {
   return 1
 }
 
-# Stops every daemon whose pid file is under $DIR/run (SIGTERM, then SIGKILL) and removes $DIR.
+# Whether a process still runs (a zombie does not: nothing in a container may reap it).
+alive() {
+  [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# Stops every daemon whose pid file is under $DIR/run (SIGTERM, then SIGKILL after 5 s) and waits
+# until each is gone, so a server started right after never meets the old one on its ports; then
+# removes $DIR.
 stop() {
+  local pids=() p
   for p in "$DIR"/run/*.pid; do
-    [ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+    [ -e "$p" ] && pids+=("$(cat "$p")")
   done
-  sleep 0.5
-  for p in "$DIR"/run/*.pid; do
-    [ -e "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for sig in KILL NONE; do
+    for _ in $(seq 25); do
+      local left=0
+      for p in "${pids[@]}"; do alive "$p" && left=1; done
+      [ $left = 0 ] && break 2
+      sleep 0.2
+    done
+    [ $sig = KILL ] && for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   done
   rm -rf "$DIR"
+}
+
+# On a failed start: say which command failed, show the daemons' errors, and stop what did start.
+on_start_error() {
+  local rc=$? cmd=$BASH_COMMAND
+  trap - ERR
+  echo "$NAME: start failed (exit $rc) at: $cmd" >&2
+  tail -n 20 "$DIR"/log/*.log "$DIR"/log/*.err >&2 2>/dev/null || true
+  stop
+  exit $rc
 }

@@ -25,6 +25,7 @@ start() {
     command -v $b >/dev/null || { echo "slurm.sh: $b not found: apt-get install -y slurm-wlm munge" >&2; exit 1; }
   done
   stop
+  trap on_start_error ERR
   mkdir -p "$DIR"/{run,log,state,spool,munge}
   dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 2>/dev/null
   chmod 700 "$DIR/munge" && chmod 400 "$DIR/munge/munge.key"
@@ -76,6 +77,7 @@ CONF
   slurmd -f "$CONF" -N n1
   slurmd -f "$CONF" -N n2
   wait_for 30 sh -c "sinfo -h -o '%t %D' | grep -Eq '^idle 2$'"
+  trap - ERR
   env_lines
 }
 

@@ -160,7 +160,7 @@ for (const verb of ['push', 'pull'] as const) {
           const remote = await sync.openRemote(project, sync.requireRemote(project.pipeline, opts.remote));
           const t = await (verb === 'push' ? sync.pushStages : sync.pullStages)(project, remote, stages, reporter);
           if (opts.json) console.log(JSON.stringify({ event: verb, remote: remote.backend.url, ...t }));
-          else reporter.info(sync.describeTransfer(verb === 'push' ? `pushed to ${remote.backend.url}:` : `pulled from ${remote.backend.url}:`, t));
+          else reporter.info(sync.describeTransfer(verb, remote, t));
         } finally {
           await project.close();
         }

@@ -253,11 +253,6 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
 /** --push: the records of every stage that ran or was reused, in one batch (what the remote has already costs nothing). */
 async function pushResults(project: Project, remote: Remote, results: StageResult[], reporter: Reporter): Promise<void> {
   const records = results.flatMap((r) => (r.fingerprint && r.outcome !== 'failed' ? [project.store.getRun(r.fingerprint)].filter((x): x is RunRecord => !!x) : []));
-  const { bytesProgress, describeTransfer } = await import('./remote/sync.js');
-  const bar = bytesProgress(reporter, 'push');
-  try {
-    reporter.info(describeTransfer(`pushed to ${remote.backend.url}:`, await remote.push(records, [], bar.progress)));
-  } finally {
-    bar.end();
-  }
+  const { describeTransfer, pushRecords } = await import('./remote/sync.js');
+  reporter.info(describeTransfer('push', remote, await pushRecords(remote, records, reporter)));
 }

@@ -20,13 +20,13 @@ const CHECKPOINT_PUSH_MS = 1000;
  * pulls it and is done at once.
  */
 export async function runStageJob(base: Pipeline, stage: string, config: RemoteConfig, reporter: Reporter, signal: AbortSignal, force = false): Promise<StageResult[]> {
-  if (!base.stages.has(stage)) throw new ConfigError(`no stage '${stage}' in ${base.file}`);
   const job = process.env.SLURM_JOB_ID ? `${process.env.SLURM_JOB_ID}-${process.env.SLURM_RESTART_COUNT ?? 0}` : String(process.pid);
   const scratch = join(process.env.SLURM_TMPDIR ?? process.env.TMPDIR ?? tmpdir(), `pipe-job-${job}`);
   const pipeline: Pipeline = { ...base, cacheDir: join(scratch, 'cache'), artifactsDir: join(scratch, 'artifacts') };
   const project = await Project.open(pipeline, undefined, { lockReadOnly: true });
   let pushing: NodeJS.Timeout | undefined;
   try {
+    project.dag.names([stage], 'pipe job');
     const remote = await openRemote(project, config);
     const ancestors = project.dag.order.filter((s) => s !== stage && project.dag.ancestors([stage]).has(s));
     for (const up of ancestors) {
