@@ -169,6 +169,17 @@ export class Store {
     this.sums.putSync(hash, checksum(bytes));
   }
 
+  /**
+   * Writes a checked blob without blocking: LMDB copies, commits and syncs it
+   * off the main thread, so a pull's downloads go on meanwhile. A blob no run
+   * record names yet is invisible to runs and gc drops it, so it need not wait
+   * for the record's transaction.
+   */
+  async writeBlobAsync(hash: string, bytes: Uint8Array): Promise<void> {
+    // Plain async puts (not a transaction callback, which runs on the main thread): lmdb-js batches both into one transaction.
+    await Promise.all([this.blobs.put(hash, bytes), this.sums.put(hash, checksum(bytes))]);
+  }
+
   stageTensor(t: Tensor): OutputRef {
     const bytes = encodeTensor(t);
     return { type: 'tensor', hash: this.stageBlob(bytes), bytes: bytes.length, dtype: t.dtype, shape: t.shape };

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { RemoteError } from '../errors.js';
+import { sha256 } from '../hash.js';
 import { checkpointBlobs, recordBlobs, type RunRecord, type StoredCheckpoint, type Store } from '../store.js';
 import type { Backend } from './backend.js';
 
@@ -130,40 +131,34 @@ export class Remote {
   }
 
   /**
-   * Downloads blobs the local cache lacks, each checked against its sha256
-   * before it is staged; returns the staged hashes (the caller commits them
-   * with the record that names them, or discards them).
+   * Downloads the blobs the local cache lacks, each checked against its sha256
+   * before it is written; the caller then commits the record that names them
+   * (until then they are invisible, and gc drops them if it never comes).
    */
-  private async fetchBlobs(hashes: string[], t: Transfer, progress?: TransferProgress): Promise<string[]> {
-    const staged: string[] = [];
+  private async fetchBlobs(hashes: string[], t: Transfer, progress?: TransferProgress): Promise<void> {
     const missing = [...new Set(hashes)].filter((h) => !this.store.hasBlob(h));
-    try {
-      await Promise.all(
-        missing.map((h) =>
-          this.limit(async () => {
-            const key = blobKey(h);
-            const bytes = await this.call(`download of ${key}`, () => this.backend.get(key));
-            if (!bytes) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
-            const got = this.store.stageBlob(bytes);
-            staged.push(got);
-            if (got !== h) throw new RemoteError(`remote object ${this.backend.url}/${key} does not match its hash (${bytes.length} bytes, sha256 ${got.slice(0, 12)}…); nothing was taken from it`);
-            t.objects++;
-            t.bytes += bytes.length;
-            progress?.(t.bytes, 0);
-          }),
-        ),
-      );
-    } catch (e) {
-      this.store.discardPending(staged);
-      throw e;
-    }
-    return staged;
+    await Promise.all(
+      missing.map((h) =>
+        this.limit(async () => {
+          const key = blobKey(h);
+          const bytes = await this.call(`download of ${key}`, () => this.backend.get(key));
+          if (!bytes) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
+          const got = sha256(bytes);
+          if (got !== h) throw new RemoteError(`remote object ${this.backend.url}/${key} does not match its hash (${bytes.length} bytes, sha256 ${got.slice(0, 12)}…); nothing was taken from it`);
+          // Holding the pool's slot until the write is done bounds the bytes in memory.
+          await this.store.writeBlobAsync(h, bytes);
+          t.objects++;
+          t.bytes += bytes.length;
+          progress?.(t.bytes, 0);
+        }),
+      ),
+    );
   }
 
-  /** Takes a run record and its blobs into the local cache in one transaction: a killed pull leaves no trace of it. */
+  /** Takes a run record into the local cache after all its blobs: a killed pull leaves no record whose blobs are not all there. */
   private async take(record: RunRecord, t: Transfer, progress?: TransferProgress): Promise<void> {
-    const staged = await this.fetchBlobs(recordBlobs(record), t, progress);
-    this.store.commitRun(record, staged);
+    await this.fetchBlobs(recordBlobs(record), t, progress);
+    this.store.commitRun(record, []);
     t.records++;
   }
 
@@ -174,7 +169,7 @@ export class Remote {
     return record;
   }
 
-  /** Pulls the records the local cache lacks: all records first (small), then their blobs record by record, so memory holds one record's blobs at a time. */
+  /** Pulls the records the local cache lacks: all records first (small), then their blobs record by record. */
   async pull(fingerprints: string[], progress?: TransferProgress): Promise<Transfer & { absent: string[] }> {
     const t = emptyTransfer();
     const there = await this.remoteRecords();

@@ -2,9 +2,13 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3S
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Backend, RemoteConfig } from './backend.js';
 
-/** Objects this large go up in parts, several at once (one PUT above that is slower and all-or-nothing). */
-const MULTIPART_BYTES = 16 * 1024 * 1024;
-const PART_BYTES = 8 * 1024 * 1024;
+/**
+ * Objects this large go up in parts, several at once. Below it one PUT is
+ * faster (measured on Ceph RGW: four 32 MiB objects 0.5–0.8 s as single PUTs,
+ * 0.9–1.1 s in 8 or 16 MiB parts); rclone's cutoff is 200 MiB for the same reason.
+ */
+const MULTIPART_BYTES = 128 * 1024 * 1024;
+const PART_BYTES = 32 * 1024 * 1024;
 
 const status = (e: unknown) => (e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined);
 
@@ -52,11 +56,7 @@ export class S3Backend implements Backend {
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      const body = await r.Body!.transformToByteArray();
-      if (r.ContentLength !== undefined && body.length !== r.ContentLength) {
-        throw new Error(`remote object ${this.url}/${key} came back with ${body.length} of its ${r.ContentLength} bytes`);
-      }
-      return body;
+      return await readBody(r.Body as AsyncIterable<Uint8Array>, r.ContentLength, `${this.url}/${key}`);
     } catch (e) {
       if (status(e) === 404) return undefined;
       throw e;
@@ -81,4 +81,22 @@ export class S3Backend implements Backend {
       }
     }
   }
+}
+
+/** A response body read straight into one buffer of its announced length (the SDK's own collector copies it twice). */
+async function readBody(body: AsyncIterable<Uint8Array>, length: number | undefined, what: string): Promise<Uint8Array> {
+  if (length === undefined) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+  const out = Buffer.allocUnsafe(length);
+  let n = 0;
+  for await (const chunk of body) {
+    if (n + chunk.length > length) throw new Error(`remote object ${what} sent more than its ${length} bytes`);
+    out.set(chunk, n);
+    n += chunk.length;
+  }
+  if (n !== length) throw new Error(`remote object ${what} came back with ${n} of its ${length} bytes`);
+  return out;
 }
