@@ -89,4 +89,48 @@ describe('SLURM executor (two nodes, one with a pretend GPU)', () => {
     assert.equal(r2.code, 130, out2 + r2.stderr);
     await waitFor(() => squeue(env, 'pipe:slow') === '', 20_000);
   });
+
+  it('pipe sweep --executor slurm: one job array per stage, a task per distinct result; fingerprints and metrics as a local sweep', (t) => {
+    const env = slurm(t);
+    if (!env) return;
+    const { dir, remote } = project();
+    const local = mkdtempSync(join(tmpdir(), 'pipe-slurm-local-'));
+    for (const f of ['pipeline.yaml', 'pipe.lock']) cpSync(join(dir, f), join(local, f));
+    const grid = ['-S', 'train-vae.latent=2,4', '-S', 'sample.count=16,32', '--json'];
+    const r = pipeEnv(dir, env, 'sweep', '--executor', 'slurm', '--remote', remote, ...grid);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const events = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; stage?: string; msg?: string; detail?: string });
+    const submitted = Object.fromEntries(events(r.stdout).filter((e) => e.msg?.startsWith('submitted as SLURM job array')).map((e) => [e.stage, /\((\d+) tasks?/.exec(e.msg!)![1]]));
+    // Shared upstream once, train-vae once per latent, sample and evaluate once per variant.
+    assert.deepEqual(submitted, { ingest: '1', resize: '1', augment: '1', 'train-vae': '2', 'train-gan': '1', features: '1', sample: '4', evaluate: '4' });
+    assert.ok(events(r.stdout).some((e) => e.stage === 'train-gan [all variants]' && /ran on n2 \(SLURM job \d+_0\)/.test(e.detail ?? '')), 'the GPU stage ran on the GPU node');
+    const l = pipeEnv(local, {}, 'sweep', ...grid);
+    assert.equal(l.code, 0, l.stderr);
+    const sweepOf = (out: string) => events(out).find((e) => e.event === 'sweep') as unknown as { variants: unknown; rows: unknown };
+    assert.deepEqual(sweepOf(r.stdout).variants, sweepOf(l.stdout).variants);
+    assert.deepEqual(sweepOf(r.stdout).rows, sweepOf(l.stdout).rows);
+    // Everything is cached now: a second sweep submits nothing.
+    const again = pipeEnv(dir, env, 'sweep', '--executor', 'slurm', '--remote', remote, ...grid);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stdout, /submitted/);
+  });
+
+  it("a sweep's command stages take turns in the workspace: each task sees its own variant's upstream outs", (t) => {
+    const env = slurm(t);
+    if (!env) return;
+    const dir = mkdtempSync(join(tmpdir(), 'pipe-slurm-cmd-'));
+    const root = mkdtempSync(join(tmpdir(), 'pipe-slurm-remote-'));
+    writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  train:\n    cmd: sleep 0.5; echo "model ${lr}" > model.txt\n    params: { lr: 1 }\n    outs: [model.txt]\n  score:\n    cmd: sh score.sh\n    deps: [train, score.sh]\n    outs: [seen.txt]\n    metrics: [score.json]\n');
+    writeFileSync(join(dir, 'score.sh'), 'cp model.txt seen.txt\necho "{\\"score\\": $(cut -d" " -f2 model.txt)}" > score.json\n');
+    assert.equal(pipeEnv(dir, env, 'run').code, 0);
+    const r = pipeEnv(dir, env, 'sweep', '-S', 'train.lr=2,3,4', '--executor', 'slurm', '--remote', `file://${root}`);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[train\] submitted as SLURM job array (\d+) \(3 tasks, one at a time\)/);
+    assert.match(r.stdout, /\[score\] submitted as SLURM job array \d+ \(3 tasks, one at a time\) \(after \d+\)/);
+    for (const lr of ['2', '3', '4']) assert.match(r.stdout, new RegExp(`\\| lr=${lr} \\| ${lr} \\| ${lr} \\|`));
+    // The workspace is back to what pipe.lock describes.
+    assert.equal(readFileSync(join(dir, 'model.txt'), 'utf8'), 'model 1\n');
+    assert.equal(readFileSync(join(dir, 'seen.txt'), 'utf8'), 'model 1\n');
+    assert.equal(pipeEnv(dir, env, 'status', '--check').code, 0);
+  });
 });

@@ -242,7 +242,9 @@ cli
   .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
   .option('--max-variants <n>', 'Refuse grids with more variants than this', { default: 1000 })
   .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
-  .action(async (opts: CommonOpts & { name?: string; jobs: number; maxVariants: unknown }) => {
+  .option('--executor <name>', "Where stages run: local, or slurm (one job array per stage; default: pipeline.yaml's executor)")
+  .option('--remote <url>', "The remote a sweep on SLURM exchanges results through, instead of pipeline.yaml's")
+  .action(async (opts: CommonOpts & { name?: string; jobs: number; maxVariants: unknown; executor?: unknown; remote?: string }) => {
     const { comparison, gridSize, markdownTable, parseAxis, sweep, variantMetrics, writeSummary } = await import('./sweep.js');
     const { Store } = await import('./store.js');
     const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
@@ -260,7 +262,7 @@ cli
     const release = await holdCache(pipeline, 'sweep', reporter);
     const signal = interruptSignal(reporter);
     try {
-      const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs, reporter, signal });
+      const record = await sweep({ file: opts.file, base, axes, name: opts.name, jobs, reporter, signal, executor: executorOf(opts.executor), remoteUrl: opts.remote });
       reporter.close();
       const store = new Store(pipeline.cacheDir);
       const rows = record.variants.map((v) => ({ name: v.name, params: v.params, metrics: variantMetrics(store, v.fingerprints) }));

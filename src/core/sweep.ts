@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { loadPipeline, parseOverride, type Override } from './config.js';
 import { artifactPath, writeArtifact } from './artifacts.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, StageFailed } from './errors.js';
 import { executeInWorker, stageFailure } from './execute.js';
 import { hashJson } from './hash.js';
 import { Project } from './project.js';
@@ -93,6 +93,10 @@ export async function sweep(opts: {
   jobs: number;
   reporter: Reporter;
   signal: AbortSignal;
+  /** Where stages run (default: pipeline.yaml's executor). */
+  executor?: 'local' | 'slurm';
+  /** The remote's URL, in place of pipeline.yaml's (a sweep on SLURM exchanges results through it). */
+  remoteUrl?: string;
 }): Promise<SweepRecord> {
   const variants = expand(opts.axes);
   const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
@@ -112,6 +116,17 @@ export async function sweep(opts: {
   const commandsUpstream = (p: Project, stage: string) =>
     [...main.dag.ancestors([stage])].filter((up) => up !== stage && p.pipeline.stages.get(up)!.command).forEach((up) => syncOuts(p.store, p.pipeline.dir, up, p.record(up)!.outputs, hashFile));
   opts.reporter.info(`sweep ${name}: ${variants.length} variants (${variants.map((v) => v.name).join('; ')})`);
+  /** A stage's results, one per distinct fingerprint, become each variant's: artifacts written, the variant's lock entry set. */
+  const settle = (stage: string, recordOf: (fingerprint: string) => RunRecord | undefined) => {
+    for (const p of projects.values()) {
+      const state = p.state(stage);
+      const rec = recordOf(state.fingerprint!)!;
+      syncArtifacts(p, stage, rec, undefined);
+      p.lock.stages[stage] = lockEntry(state, rec);
+      p.invalidate(stage);
+      p.setState(stage, state);
+    }
+  };
   // A stage starts once its upstream stages are done in every variant; then each distinct
   // fingerprint among the variants runs once, under the shared --jobs limit.
   const done = new Map<string, Promise<void>>();
@@ -153,17 +168,30 @@ export async function sweep(opts: {
         }),
       ),
     );
-    for (const p of projects.values()) {
-      const state = p.state(stage);
-      const rec = records.get(state.fingerprint!)!;
-      syncArtifacts(p, stage, rec, undefined);
-      p.lock.stages[stage] = lockEntry(state, rec);
-      p.invalidate(stage);
-      p.setState(stage, state);
-    }
+    settle(stage, (fp) => records.get(fp));
   };
-  for (const stage of main.dag.order) done.set(stage, runStage(stage));
-  await Promise.all(done.values());
+  const slurm = (opts.executor ?? main.pipeline.executor) === 'slurm';
+  if (slurm) {
+    // Loaded only for a sweep on a cluster.
+    const { openRemote, requireRemote } = await import('./remote/sync.js');
+    const { runSweepJobs } = await import('./executors/sweep-jobs.js');
+    const remote = await openRemote(main, requireRemote(main.pipeline, opts.remoteUrl));
+    const sets = (v: Variant) => [...opts.base, ...Object.entries(v.params).map(([k, raw]) => parseOverride(`${k}=${raw}`))].flatMap((o) => ['-S', `${o.target}.${o.path.join('.')}=${o.raw}`]);
+    await runSweepJobs(main, variants.map((v) => ({ name: v.name, project: projects.get(v.name)!, sets: sets(v) })), remote, opts.reporter, opts.signal);
+    for (const stage of main.dag.order) {
+      const records = new Map<string, RunRecord>();
+      for (const [vn, p] of projects) {
+        const fp = p.state(stage).fingerprint!;
+        const rec = p.store.getRun(fp) ?? (await remote.pullRecord(fp));
+        if (!rec) throw new StageFailed(stage, new Error(`its SLURM job for ${vn} completed but ${remote.backend.url} has no run record for fingerprint ${fp.slice(0, 12)}`));
+        records.set(fp, rec);
+      }
+      settle(stage, (fp) => records.get(fp));
+    }
+  } else {
+    for (const stage of main.dag.order) done.set(stage, runStage(stage));
+    await Promise.all(done.values());
+  }
   // The workspace's command outs go back to what pipe.lock describes (a sweep never changes the workspace).
   for (const [stage, entry] of Object.entries(main.lock.stages)) {
     const rec = main.pipeline.stages.get(stage)?.command && main.store.getRun(entry.fingerprint);

@@ -31,17 +31,26 @@ export function sbatchArgs(r: Resources | undefined): string[] {
 }
 
 export interface JobSpec {
+  /** Names the job: its stage, whose log lines it speaks for, and what later jobs' `after` refer to. */
   stage: string;
   /** The command the job runs on its node (pipe job STAGE ...). */
   command: string[];
-  /** Stages whose jobs must finish first (afterok). */
+  /** Jobs (by their `stage`) that must finish first (afterok). */
   after: string[];
   resources?: Resources;
+  /**
+   * A job array (a sweep's variants of one stage): task i runs the command
+   * with tasks[i].args added, and is waited on by its label.
+   */
+  tasks?: Array<{ label: string; args: string[] }>;
+  /** The array's tasks run one at a time (command stages of a sweep share the workspace). */
+  oneAtATime?: boolean;
 }
 
 interface Job {
   id: string;
   stage: string;
+  label: string;
   log: string;
   offset: number;
   partial: string;
@@ -61,7 +70,10 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * squeue and scontrol (no slurmdbd needed), their logs streamed as they grow.
  */
 export class SlurmExecutor {
+  /** By label: a stage, or an array task's label. */
   private readonly jobs = new Map<string, Job>();
+  /** sbatch's job id of each submitted spec, by its `stage` (an array's id for its tasks). */
+  private readonly ids = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
 
@@ -74,19 +86,21 @@ export class SlurmExecutor {
     mkdirSync(logDir, { recursive: true });
   }
 
-  has(stage: string): boolean {
-    return this.jobs.has(stage);
+  jobId(label: string): string | undefined {
+    return this.jobs.get(label)?.id;
   }
 
-  jobId(stage: string): string | undefined {
-    return this.jobs.get(stage)?.id;
-  }
-
-  /** Submits the jobs in order, each depending on the jobs of its upstream stages. */
+  /** Submits the jobs in order, each depending on the jobs named in its `after`. */
   async submit(specs: JobSpec[], cwd: string): Promise<void> {
     for (const spec of specs) {
-      const deps = spec.after.map((s) => this.jobs.get(s)?.id).filter((x): x is string => !!x);
-      const log = join(this.logDir, `${spec.stage}.%j.log`);
+      const deps = spec.after.map((s) => this.ids.get(s)).filter((x): x is string => !!x);
+      const tasks = spec.tasks;
+      const log = join(this.logDir, tasks ? `${spec.stage}.%A_%a.log` : `${spec.stage}.%j.log`);
+      const command = spec.command.map(quote).join(' ');
+      // One script for the whole array: each task picks its own arguments.
+      const wrap = tasks
+        ? `case "$SLURM_ARRAY_TASK_ID" in ${tasks.map((t, i) => `${i}) exec ${command} ${t.args.map(quote).join(' ')};;`).join(' ')} esac; echo "pipe: no task $SLURM_ARRAY_TASK_ID in this array" >&2; exit 2`
+        : `exec ${command}`;
       const args = [
         '--parsable',
         `--job-name=pipe:${spec.stage}`,
@@ -96,9 +110,10 @@ export class SlurmExecutor {
         // A requeued job appends to its log instead of starting it again, so the coordinator's read offset stays right.
         '--open-mode=append',
         '--kill-on-invalid-dep=yes',
+        ...(tasks ? [`--array=0-${tasks.length - 1}${spec.oneAtATime ? '%1' : ''}`] : []),
         ...(deps.length ? [`--dependency=afterok:${deps.join(':')}`] : []),
         ...sbatchArgs(spec.resources),
-        `--wrap=exec ${spec.command.map(quote).join(' ')}`,
+        `--wrap=${wrap}`,
       ];
       let out: string;
       try {
@@ -109,24 +124,29 @@ export class SlurmExecutor {
         throw new PipeError(`sbatch refused stage '${spec.stage}': ${(err.stderr || err.message).trim()}`, 1);
       }
       const id = out.trim().split(';')[0]!;
-      let settle!: Job['settle'];
-      const done = new Promise<{ node: string }>((resolve, reject) => (settle = { resolve, reject }));
-      done.catch(() => {});
-      this.jobs.set(spec.stage, { id, stage: spec.stage, log: log.replace('%j', id), offset: 0, partial: '', tail: [], done, settle, node: '', settled: false });
-      this.reporter.log(spec.stage, 'info', `submitted as SLURM job ${id}${deps.length ? ` (after ${deps.join(', ')})` : ''}`);
+      this.ids.set(spec.stage, id);
+      const units = tasks ? tasks.map((t, i) => ({ label: t.label, id: `${id}_${i}`, log: log.replace('%A', id).replace('%a', String(i)) })) : [{ label: spec.stage, id, log: log.replace('%j', id) }];
+      for (const u of units) {
+        let settle!: Job['settle'];
+        const done = new Promise<{ node: string }>((resolve, reject) => (settle = { resolve, reject }));
+        done.catch(() => {});
+        this.jobs.set(u.label, { ...u, stage: spec.stage, offset: 0, partial: '', tail: [], done, settle, node: '', settled: false });
+      }
+      const after = deps.length ? ` (after ${deps.join(', ')})` : '';
+      this.reporter.log(spec.stage, 'info', tasks ? `submitted as SLURM job array ${id} (${tasks.length} task${tasks.length === 1 ? '' : 's'}${spec.oneAtATime ? ', one at a time' : ''})${after}` : `submitted as SLURM job ${id}${after}`);
     }
     this.signal.addEventListener('abort', () => void this.cancel(), { once: true });
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer ??= setInterval(() => void this.poll(), this.pollMs);
   }
 
-  /** Resolves when the stage's job has completed (with the node it ran on); rejects with the job's exit code and log tail. */
-  wait(stage: string): Promise<{ node: string }> {
-    return this.jobs.get(stage)!.done;
+  /** Resolves when the job (a stage, or an array task by its label) has completed, with the node it ran on; rejects with the job's exit code and log tail. */
+  wait(label: string): Promise<{ node: string }> {
+    return this.jobs.get(label)!.done;
   }
 
   /** scancel every job still queued or running (Ctrl-C, a failure upstream). */
   async cancel(): Promise<void> {
-    const ids = [...this.jobs.values()].map((j) => j.id);
+    const ids = [...this.ids.values()];
     if (ids.length) await run('scancel', ids).catch(() => {});
   }
 
@@ -159,9 +179,9 @@ export class SlurmExecutor {
       }
       const text = event ? String(event.msg ?? event.detail ?? '') : line;
       if (text) job.tail = [...job.tail, text].slice(-TAIL);
-      if (!event) this.reporter.log(job.stage, 'info', line);
+      if (!event) this.reporter.log(job.label, 'info', line);
       // The job's own stage speaks; its chatter about pulling and pushing (info, the remote's bars) does not.
-      else if (event.stage === job.stage || event.event === 'warning') replay(this.reporter, event);
+      else if (event.stage === job.stage || event.event === 'warning') replay(this.reporter, { ...event, stage: job.label });
     }
   }
 
@@ -171,7 +191,8 @@ export class SlurmExecutor {
     try {
       const open = [...this.jobs.values()].filter((j) => !j.settled);
       if (!open.length) return this.stop();
-      const { stdout } = await run('squeue', ['-h', '-o', '%i|%T|%N', '-j', open.map((j) => j.id).join(',')]).catch(() => ({ stdout: '' }));
+      // -r: one line per array task, pending ones too.
+      const { stdout } = await run('squeue', ['-h', '-r', '-o', '%i|%T|%N', '-j', [...new Set(open.map((j) => j.id.split('_')[0]))].join(',')]).catch(() => ({ stdout: '' }));
       const queued = new Map(stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|') as [string, string, string]).map(([id, st, node]) => [id, { st, node }]));
       for (const job of open) {
         this.readLog(job);
@@ -184,10 +205,10 @@ export class SlurmExecutor {
         job.settled = true;
         job.node ||= info.node;
         if (info.state === 'COMPLETED') job.settle.resolve({ node: job.node });
-        else if (this.signal.aborted || info.state === 'CANCELLED') job.settle.reject(new Interrupted(`SLURM job ${job.id} of '${job.stage}' was cancelled`));
+        else if (this.signal.aborted || info.state === 'CANCELLED') job.settle.reject(new Interrupted(`SLURM job ${job.id} of '${job.label}' was cancelled`));
         else {
           const tail = job.tail.map((l) => `    ${l}`).join('\n');
-          job.settle.reject(new StageFailed(job.stage, new Error(`SLURM job ${job.id} ${info.state.toLowerCase()} with exit code ${info.exit}${job.node ? ` on ${job.node}` : ''}; log: ${job.log}${tail ? `\n  last lines:\n${tail}` : ''}`)));
+          job.settle.reject(new StageFailed(job.stage, new Error(`SLURM job ${job.id}${job.label === job.stage ? '' : ` (${job.label})`} ${info.state.toLowerCase()} with exit code ${info.exit}${job.node ? ` on ${job.node}` : ''}; log: ${job.log}${tail ? `\n  last lines:\n${tail}` : ''}`)));
         }
       }
     } finally {

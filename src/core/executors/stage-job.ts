@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pipeline } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { syncOuts } from '../outs.js';
 import { Project } from '../project.js';
 import type { Reporter } from '../progress.js';
 import type { RemoteConfig } from '../remote/backend.js';
@@ -35,6 +36,10 @@ export async function runStageJob(base: Pipeline, stage: string, config: RemoteC
         throw new ConfigError(`upstream stage '${up}' is not on the remote ${remote.backend.url}${fp ? ` (fingerprint ${fp.slice(0, 12)})` : ''}: its job must finish first`);
       }
       project.forgetStates();
+    }
+    // A command reads its upstream commands' outs from the workspace: put back the ones of this job's variant (a sweep's tasks take turns there).
+    if (project.pipeline.stages.get(stage)!.command) {
+      for (const up of ancestors.filter((s) => project.pipeline.stages.get(s)!.command)) syncOuts(project.store, project.pipeline.dir, up, project.record(up)!.outputs, (p) => project.hasher.hashFile(p));
     }
     const fp = project.state(stage).fingerprint!;
     let pushed = -1;
