@@ -96,6 +96,77 @@ describe('remote cache on S3 (Ceph RGW)', () => {
     assert.equal((await keysOf(client, name, 'shared/ac/')).length, 8);
   });
 
+  it('read-only credentials pull (and run --pull); a push with them is refused, saying what it means', async (t) => {
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { env, s3env, client, name } = got;
+    const remote = `s3://${name}/ro`;
+    assert.equal(pipeEnv(trained(), s3env, 'push', '--remote', remote).code, 0);
+    assert.ok(env.PIPE_TEST_S3_READONLY_ACCESS_KEY_ID, 'scripts/services/s3.sh names a read-only key');
+    const ro = { ...s3env, AWS_ACCESS_KEY_ID: env.PIPE_TEST_S3_READONLY_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: env.PIPE_TEST_S3_READONLY_SECRET_ACCESS_KEY! };
+    const b = clone();
+    const pulled = pipeEnv(b, ro, 'run', '--pull', '--remote', remote);
+    assert.equal(pulled.code, 0, pulled.stdout + pulled.stderr);
+    assert.match(pulled.stdout, /0 ran, 8 from cache/);
+    const keys = await keysOf(client, name, '');
+    const c = trained();
+    const pushed = pipeEnv(c, ro, 'push', '--remote', `s3://${name}/elsewhere`);
+    assert.equal(pushed.code, 6, pushed.stdout + pushed.stderr);
+    assert.match(pushed.stderr, /failed: access denied \(HTTP 403, AccessDenied\): these credentials may not do this here \(a pull needs read access, a push write access\)/);
+    assert.doesNotMatch(pushed.stdout + pushed.stderr, new RegExp(ro.AWS_SECRET_ACCESS_KEY));
+    assert.deepEqual(await keysOf(client, name, ''), keys, 'the refused push wrote nothing');
+    const wrong = pipeEnv(clone(), { ...ro, AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, 'pull', '--remote', remote);
+    assert.equal(wrong.code, 6);
+    assert.match(wrong.stderr, /the credentials were refused \(HTTP 403, SignatureDoesNotMatch\)/);
+  });
+
+  it('a push or pull killed at any moment leaves no run record without its blobs; the next one completes', async (t) => {
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { s3env, client, name } = got;
+    const remote = `s3://${name}/killed`;
+    const a = trained();
+    // Each round kills at a later progress line of the transfer (a line per 10% of its bytes).
+    const killAt = async (dir: string, verb: string, line: number) => {
+      const p = pipeAsyncEnv(dir, s3env, verb, '--remote', remote);
+      let seen = 0;
+      p.child.stdout!.on('data', (d: Buffer) => {
+        seen += (d.toString().match(new RegExp(`\\[remote\\] ${verb} MiB`, 'g')) ?? []).length;
+        if (seen >= line) p.child.kill('SIGKILL');
+      });
+      await p.done;
+    };
+    const rounds = [1, 2, 3, 4, 5, 6];
+    let midPush = 0;
+    let midPull = 0;
+    const blobsOf = (r: { outputs: Record<string, { hash: string }>; files: Record<string, { hash: string }>; blobs?: string[]; log?: string }) => [...Object.values(r.outputs), ...Object.values(r.files)].map((o) => o.hash).concat(r.blobs ?? [], r.log ? [r.log] : []);
+    for (const line of rounds) {
+      await killAt(a, 'push', line);
+      const cas = new Set((await keysOf(client, name, 'killed/cas/')).map((k) => k.slice(k.lastIndexOf('/') + 1)));
+      const records = await keysOf(client, name, 'killed/ac/');
+      if (cas.size > 0 && records.length < 8) midPush++;
+      for (const key of records) {
+        const record = JSON.parse(Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: name, Key: key }))).Body!.transformToByteArray()).toString()).record;
+        for (const h of blobsOf(record)) assert.ok(cas.has(h), `after a kill at progress line ${line}, ${key} names blob ${h.slice(0, 12)}, which is not on the remote`);
+      }
+    }
+    assert.ok(midPush > 0, 'no kill landed during the push');
+    const done = pipeEnv(a, s3env, 'push', '--remote', remote);
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal((await keysOf(client, name, 'killed/ac/')).length, 8);
+    const b = clone();
+    for (const line of rounds) {
+      await killAt(b, 'pull', line);
+      const check = pipeEnv(b, s3env, 'cache', 'check');
+      assert.equal(check.code, 0, `after a kill at progress line ${line}: ${check.stdout}${check.stderr}`);
+      const records = Number(/and (\d+) run records/.exec(check.stdout)?.[1]);
+      if (/checked [1-9]/.test(check.stdout) && records < 8) midPull++;
+    }
+    assert.ok(midPull > 0, 'no kill landed during the pull');
+    assert.equal(pipeEnv(b, s3env, 'pull', '--remote', remote).code, 0);
+    assert.match(pipeEnv(b, s3env, 'run').stdout, /0 ran, 8 from cache/);
+  });
+
   it('a remote object that lies is named, and nothing of it enters the local cache', async (t) => {
     const got = await s3Bucket(t);
     if (!got) return;

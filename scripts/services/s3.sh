@@ -13,6 +13,9 @@ PORT=${PIPE_S3_PORT:-7480}
 MON_PORT=${PIPE_S3_MON_PORT:-6799}
 ACCESS=pipe-test-access
 SECRET=pipe-test-secret-0123456789
+# A read-only subuser of the same account: what a pull-only remote (CI reading a team cache) is given.
+RO_ACCESS=pipe-test-readonly
+RO_SECRET=pipe-test-readonly-secret-0123
 CONF=$DIR/ceph.conf
 
 env_lines() {
@@ -20,6 +23,8 @@ env_lines() {
   echo "export AWS_ACCESS_KEY_ID=$ACCESS"
   echo "export AWS_SECRET_ACCESS_KEY=$SECRET"
   echo "export AWS_REGION=us-east-1"
+  echo "export PIPE_TEST_S3_READONLY_ACCESS_KEY_ID=$RO_ACCESS"
+  echo "export PIPE_TEST_S3_READONLY_SECRET_ACCESS_KEY=$RO_SECRET"
 }
 
 NAME=s3.sh
@@ -86,6 +91,7 @@ CONF
   radosgw -c "$CONF" -n client.rgw 2>>"$DIR/log/daemons.err"
   wait_for 60 radosgw-admin -c "$CONF" user list
   radosgw-admin -c "$CONF" user create --uid pipe-test --display-name "pipe tests" --access-key "$ACCESS" --secret "$SECRET" >/dev/null
+  radosgw-admin -c "$CONF" subuser create --uid pipe-test --subuser pipe-test:ro --access read --key-type s3 --access-key "$RO_ACCESS" --secret-key "$RO_SECRET" >/dev/null
   wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
   trap - ERR
   env_lines

@@ -12,6 +12,16 @@ const PART_BYTES = 32 * 1024 * 1024;
 
 const status = (e: unknown) => (e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined);
 
+/** The SDK's error as a user reads it: S3's code and HTTP status (some servers send no body, and the SDK then says only UnknownError), and what a 403 means. */
+function readable(e: unknown): unknown {
+  if (!(e instanceof S3ServiceException)) return e;
+  const code = status(e);
+  if (['SignatureDoesNotMatch', 'InvalidAccessKeyId'].includes(e.name)) return new Error(`the credentials were refused (HTTP ${code}, ${e.name}): check the access key and secret the AWS chain found (AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws/credentials)`);
+  if (code === 403) return new Error(`access denied (HTTP 403, ${e.name}): these credentials may not do this here (a pull needs read access, a push write access)`);
+  const name = e.name === 'UnknownError' ? 'error' : e.name;
+  return new Error(`${name} (HTTP ${code ?? '?'})${e.message && !['UnknownError', e.name].includes(e.message) ? `: ${e.message}` : ''}`);
+}
+
 /**
  * An S3 bucket (AWS, Ceph RGW, MinIO, R2…) through the AWS SDK. Credentials and
  * region come from the SDK's usual chain (AWS_* variables, ~/.aws/config,
@@ -46,7 +56,9 @@ export class S3Backend implements Backend {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token })).catch((e: unknown) => {
+        throw readable(e);
+      });
       for (const o of page.Contents ?? []) if (o.Key) keys.add(o.Key.slice(strip));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -59,7 +71,7 @@ export class S3Backend implements Backend {
       return await readBody(r.Body as AsyncIterable<Uint8Array>, r.ContentLength, `${this.url}/${key}`);
     } catch (e) {
       if (status(e) === 404) return undefined;
-      throw e;
+      throw readable(e);
     }
   }
 
@@ -76,7 +88,7 @@ export class S3Backend implements Backend {
       } catch (e) {
         // 412: the key is taken. 409: another conditional write to it is in flight; once it lands, this one gets 412.
         if (status(e) === 412) return false;
-        if (status(e) !== 409 || attempt >= 20) throw e;
+        if (status(e) !== 409 || attempt >= 20) throw readable(e);
         await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
       }
     }
