@@ -55,7 +55,7 @@ export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter' 
 /** Runs the stale stages of a pipeline, as `pipe run` does; resolves with what happened to each selected stage. */
 export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Promise<StageResult[]> {
   const pipeline = pipelineOf(ref, opts.set);
-  const reporter = opts.reporter ?? makeReporter('silent');
+  const reporter = opts.reporter ?? (await makeReporter('silent'));
   const release = opts.dryRun ? async () => {} : await holdCache(pipeline, 'run', reporter, opts.wait !== false);
   try {
     // Opened only once the lock is held, so it reads the pipe.lock the previous run left.

@@ -13,7 +13,13 @@ interface CommonOpts {
   file: string;
   set?: string | string[];
   json?: boolean;
+  /** false with --no-progress. */
+  progress?: boolean;
+  quiet?: boolean;
 }
+
+/** The reporter the global flags ask for: --json, -q, --no-progress, else plain lines or a live terminal. */
+const reporterFor = (opts: CommonOpts) => makeReporter(opts.json ? 'json' : 'auto', { progress: opts.progress, quiet: opts.quiet });
 
 const list = (v: unknown): string[] =>
   ([] as unknown[])
@@ -68,6 +74,8 @@ const cli = cac('pipe');
 cli.option('-f, --file <path>', 'Pipeline file', { default: 'pipeline.yaml' });
 cli.option('-S, --set <stage.param=value>', 'Override a param (repeatable)', { type: [String] });
 cli.option('--json', 'Machine-readable output (one JSON object per line)');
+cli.option('-q, --quiet', 'Print only warnings and errors');
+cli.option('--no-progress', 'Plain lines on a terminal too: no bars, no redrawn lines (NO_COLOR=1 keeps bars but drops colour)');
 
 cli
   .command('run', 'Run the stale stages of the pipeline')
@@ -87,7 +95,7 @@ cli
   .example('pipe run --pull --push --remote s3://team-cache/signatures')
   .example('pipe run --executor slurm --remote file:///shared/pipe-cache')
   .action(async (opts: CommonOpts & Record<string, unknown>) => {
-    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const reporter = await reporterFor(opts);
     const pipeline = load(opts);
     const jobs = wholeNumber(opts.jobs, '--jobs');
     const signal = interruptSignal(reporter);
@@ -130,7 +138,7 @@ cli
   .option('--remote <url>', "The remote to use instead of pipeline.yaml's")
   .option('--force', 'Run even if the remote has the result')
   .action(async (stage: string, opts: CommonOpts & { remote?: string; force?: boolean }) => {
-    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const reporter = await reporterFor(opts);
     const pipeline = load(opts);
     const signal = interruptSignal(reporter);
     try {
@@ -150,7 +158,7 @@ for (const verb of ['push', 'pull'] as const) {
     .option('--remote <url>', "The remote to use instead of pipeline.yaml's (s3://bucket/prefix, file:///path)")
     .example(`pipe ${verb}${verb === 'push' ? ' --remote file:///mnt/shared/pipe-cache' : ' train-vae'}`)
     .action(async (stages: string[], opts: CommonOpts & { remote?: string }) => {
-      const reporter = makeReporter(opts.json ? 'json' : 'auto');
+      const reporter = await reporterFor(opts);
       const pipeline = load(opts);
       const release = await holdCache(pipeline, verb, reporter);
       try {
@@ -214,7 +222,7 @@ cli
   .option('--seed <seed>', 'Seed of the --sample draw (default: today, so CI covers every stage over time)')
   .action(async (opts: CommonOpts & { only?: string; sample?: string; seed?: string }) => {
     const { verify } = await import('./verify.js');
-    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const reporter = await reporterFor(opts);
     const pipeline = load(opts);
     const release = await holdCache(pipeline, 'verify', reporter);
     const project = await Project.open(pipeline);
@@ -257,7 +265,7 @@ cli
     if (size > max) {
       throw new ConfigError(`the grid has ${size.toLocaleString('en')} variants (${axes.map((a) => `${a.values.length} ${a.key}`).join(' × ')}), more than --max-variants ${max}; narrow it, or raise --max-variants`);
     }
-    const reporter = makeReporter(opts.json ? 'json' : 'auto');
+    const reporter = await reporterFor(opts);
     const pipeline = loadPipeline(opts.file, base);
     const release = await holdCache(pipeline, 'sweep', reporter);
     const signal = interruptSignal(reporter);
@@ -320,7 +328,7 @@ cli
     const { collectGarbage } = await import('./gc.js');
     const pipeline = load(opts);
     const keep = wholeNumber(opts.keep, '--keep', 0);
-    const release = await holdCache(pipeline, 'gc', makeReporter('auto'), false);
+    const release = await holdCache(pipeline, 'gc', await reporterFor(opts), false);
     const project = await Project.open(pipeline);
     try {
       const r = collectGarbage(project, keep, Boolean(opts.dropSweeps));
@@ -363,7 +371,7 @@ cli
     const { Store } = await import('./store.js');
     if (action !== 'check') throw new ConfigError(`unknown cache action '${action}'; try 'pipe cache check'`);
     const pipeline = load(opts);
-    const release = await holdCache(pipeline, 'cache check', makeReporter('auto'));
+    const release = await holdCache(pipeline, 'cache check', await reporterFor(opts));
     const store = new Store(pipeline.cacheDir);
     try {
       const r = store.check(Boolean(opts.repair));

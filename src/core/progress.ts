@@ -1,10 +1,15 @@
-import { createRequire } from 'node:module';
-import type { MultiBar, SingleBar } from 'cli-progress';
-
 export type StageOutcome = 'ran' | 'cached' | 'restored' | 'failed' | 'skipped';
+
+/** A stage a run is about to run, with how long its last run took when the cache knows. */
+export interface PlannedStage {
+  stage: string;
+  estimate?: number;
+}
 
 /** Where run events go: a TTY gets bars, a pipe gets plain lines, --json gets one JSON object per line. */
 export interface Reporter {
+  /** The stages this run will run, before the first starts (for `stage k of N` and the time left). */
+  plan(stages: PlannedStage[]): void;
   info(msg: string): void;
   warn(msg: string): void;
   stageStart(stage: string, reason: string): void;
@@ -23,16 +28,17 @@ const OUTCOME_WORD: Record<StageOutcome, string> = {
   skipped: 'skipped',
 };
 
-function fmtSeconds(s: number): string {
+export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   return s < 60 ? `${s.toFixed(s < 10 ? 1 : 0)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
 
-class TextReporter implements Reporter {
+export class TextReporter implements Reporter {
   constructor(protected readonly out: NodeJS.WriteStream | NodeJS.WritableStream) {}
   protected line(text: string): void {
     this.out.write(`${text}\n`);
   }
+  plan(_stages: PlannedStage[]) {}
   info(msg: string) {
     this.line(msg);
   }
@@ -42,9 +48,12 @@ class TextReporter implements Reporter {
   stageStart(stage: string, reason: string) {
     this.line(`[${stage}] running (${reason})`);
   }
-  stageEnd(stage: string, outcome: StageOutcome, seconds: number, detail?: string) {
+  protected endText(stage: string, outcome: StageOutcome, seconds: number, detail?: string): string {
     const time = outcome === 'ran' || outcome === 'failed' ? ` in ${fmtSeconds(seconds)}` : '';
-    this.line(`[${stage}] ${OUTCOME_WORD[outcome]}${time}${detail ? `: ${detail}` : ''}`);
+    return `[${stage}] ${OUTCOME_WORD[outcome]}${time}${detail ? `: ${detail}` : ''}`;
+  }
+  stageEnd(stage: string, outcome: StageOutcome, seconds: number, detail?: string) {
+    this.line(this.endText(stage, outcome, seconds, detail));
   }
   log(stage: string, level: 'info' | 'warn', msg: string) {
     this.line(`[${stage}] ${level === 'warn' ? 'warning: ' : ''}${msg}`);
@@ -59,8 +68,8 @@ class TextReporter implements Reporter {
     if (Math.floor(pct / 10) === Math.floor(s.lastPct / 10) && done < total) return;
     s.lastPct = pct;
     const elapsed = (Date.now() - s.t0) / 1000;
-    const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
-    this.line(`[${stage}] ${label} ${done}/${total} (${pct}%) eta ${fmtSeconds(eta)}${info ? ` ${info}` : ''}`);
+    const left = done > 0 && done < total ? ` ${fmtSeconds((elapsed * (total - done)) / done)} left` : '';
+    this.line(`[${stage}] ${label} ${done}/${total} (${pct}%)${left}${info ? ` ${info}` : ''}`);
   }
   progressEnd(stage: string, label: string) {
     this.started.delete(`${stage}/${label}`);
@@ -68,52 +77,26 @@ class TextReporter implements Reporter {
   close() {}
 }
 
-class TtyReporter extends TextReporter {
-  // cli-progress is loaded only for a terminal: piped and --json output never needs it.
-  private readonly cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
-  private readonly multi: MultiBar = new this.cliProgress.MultiBar(
-    {
-      format: '{stage} {label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}',
-      hideCursor: true,
-      clearOnComplete: true,
-      stopOnComplete: false,
-      etaBuffer: 20,
-    },
-    this.cliProgress.Presets.shades_classic,
-  );
-  private readonly bars = new Map<string, SingleBar>();
-
-  protected override line(text: string): void {
-    if (this.bars.size > 0) this.multi.log(`${text}\n`);
-    else this.out.write(`${text}\n`);
+/** -q: warnings and failures only (errors go to stderr as always). */
+class QuietReporter extends TextReporter {
+  override info() {}
+  override stageStart() {}
+  override stageEnd(stage: string, outcome: StageOutcome, seconds: number, detail?: string) {
+    if (outcome === 'failed') super.stageEnd(stage, outcome, seconds, detail);
   }
-  override progress(stage: string, label: string, done: number, total: number, info?: string) {
-    const key = `${stage}/${label}`;
-    let bar = this.bars.get(key);
-    if (!bar) {
-      bar = this.multi.create(total, done, { stage: `[${stage}]`, label, info: info ?? '' });
-      this.bars.set(key, bar);
-    }
-    bar.setTotal(total);
-    bar.update(done, { info: info ?? '' });
+  override log(stage: string, level: 'info' | 'warn', msg: string) {
+    if (level === 'warn') super.log(stage, level, msg);
   }
-  override progressEnd(stage: string, label: string) {
-    const key = `${stage}/${label}`;
-    const bar = this.bars.get(key);
-    if (bar) {
-      this.multi.remove(bar);
-      this.bars.delete(key);
-    }
-  }
-  override close() {
-    this.multi.stop();
-  }
+  override progress() {}
 }
 
 class JsonReporter implements Reporter {
   constructor(private readonly out: NodeJS.WritableStream) {}
   private emit(event: Record<string, unknown>) {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  }
+  plan(stages: PlannedStage[]) {
+    this.emit({ event: 'plan', stages });
   }
   info(msg: string) {
     this.emit({ event: 'info', msg });
@@ -157,10 +140,27 @@ export function replay(reporter: Reporter, e: Record<string, unknown>): void {
 }
 
 /** Says nothing: the default when pipe runs as a library. */
-const SILENT: Reporter = { info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, close() {} };
+const SILENT: Reporter = { plan() {}, info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, close() {} };
 
-export function makeReporter(mode: 'json' | 'auto' | 'silent', out: NodeJS.WriteStream = process.stdout): Reporter {
+export interface ReporterOptions {
+  /** false (--no-progress): plain lines on a terminal too. */
+  progress?: boolean;
+  /** -q: warnings and failures only. */
+  quiet?: boolean;
+}
+
+/**
+ * The reporter for a command's output: JSON lines, nothing, or for people
+ * plain lines (a pipe, a file, --no-progress) or a live terminal (a TTY:
+ * bars and a pipeline line, coloured unless NO_COLOR is set or TERM=dumb).
+ */
+export async function makeReporter(mode: 'json' | 'auto' | 'silent', opts: ReporterOptions = {}, out: NodeJS.WriteStream = process.stdout): Promise<Reporter> {
   if (mode === 'silent') return SILENT;
   if (mode === 'json') return new JsonReporter(process.stdout);
-  return out.isTTY ? new TtyReporter(out) : new TextReporter(out);
+  if (opts.quiet) return new QuietReporter(out);
+  const dumb = process.env.TERM === 'dumb';
+  if (!out.isTTY || opts.progress === false || dumb) return new TextReporter(out);
+  // The terminal renderer (and log-update) loads only for a terminal.
+  const { LiveTerminal } = await import('./terminal.js');
+  return new LiveTerminal(out, !process.env.NO_COLOR);
 }

@@ -121,6 +121,8 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
     for (const s of steps) reporter.info(`${s.action.padEnd(7)} ${s.stage}${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`);
     return [];
   }
+  // The last run of each stage (pipe.lock's) says how long it takes, for the time left.
+  reporter.plan(steps.filter((s) => s.action === 'run').map((s) => ({ stage: s.stage, estimate: project.store.getRun(project.lock.stages[s.stage]?.fingerprint ?? '')?.seconds })));
   const jobs = Math.max(1, opts.jobs ?? 1);
   const limit = pLimit(jobs);
   // With more than one job, each stage runs in its own process: tfjs/wasm work is synchronous, so

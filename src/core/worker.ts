@@ -11,7 +11,7 @@ import { Project } from './project.js';
  * to the shared LMDB cache, and reports as JSON lines on stdout.
  */
 const args = JSON.parse(process.argv[2]!) as WorkerArgs;
-const reporter = makeReporter('json');
+const reporter = await makeReporter('json');
 const controller = new AbortController();
 process.on('SIGINT', () => controller.abort());
 process.on('SIGTERM', () => controller.abort());

@@ -137,22 +137,39 @@ export class Remote {
    */
   private async fetchBlobs(hashes: string[], t: Transfer, progress?: TransferProgress): Promise<void> {
     const missing = [...new Set(hashes)].filter((h) => !this.store.hasBlob(h));
-    await Promise.all(
+    let failed = false;
+    const outcomes = await Promise.allSettled(
       missing.map((h) =>
         this.limit(async () => {
-          const key = blobKey(h);
-          const bytes = await this.call(`download of ${key}`, () => this.backend.get(key));
-          if (!bytes) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
-          const got = sha256(bytes);
-          if (got !== h) throw new RemoteError(`remote object ${this.backend.url}/${key} does not match its hash (${bytes.length} bytes, sha256 ${got.slice(0, 12)}…); nothing was taken from it`);
-          // Holding the pool's slot until the write is done bounds the bytes in memory.
-          await this.store.writeBlobAsync(h, bytes);
-          t.objects++;
-          t.bytes += bytes.length;
-          progress?.(t.bytes, 0);
+          if (failed) return;
+          try {
+            const n = await this.fetchBlob(h);
+            t.objects++;
+            t.bytes += n;
+            progress?.(t.bytes, 0);
+          } catch (e) {
+            // The rest are not started; those in flight finish first.
+            failed = true;
+            throw e;
+          }
         }),
       ),
     );
+    // Only once every write in flight has landed: the caller may close the cache next.
+    const error = outcomes.find((o) => o.status === 'rejected');
+    if (error) throw (error as PromiseRejectedResult).reason;
+  }
+
+  /** Downloads one blob, checks it against its sha256 and writes it; returns its size. */
+  private async fetchBlob(hash: string): Promise<number> {
+    const key = blobKey(hash);
+    const bytes = await this.call(`download of ${key}`, () => this.backend.get(key));
+    if (!bytes) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
+    const got = sha256(bytes);
+    if (got !== hash) throw new RemoteError(`remote object ${this.backend.url}/${key} does not match its hash (${bytes.length} bytes, sha256 ${got.slice(0, 12)}…); nothing was taken from it`);
+    // Holding the pool's slot until the write is done bounds the bytes in memory.
+    await this.store.writeBlobAsync(hash, bytes);
+    return bytes.length;
   }
 
   /** Takes a run record into the local cache after all its blobs: a killed pull leaves no record whose blobs are not all there. */

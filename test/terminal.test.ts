@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import xterm from '@xterm/headless';
+import { PIPE, pipe } from './helpers.js';
+
+const CI = join(dirname(PIPE), '..', 'ci');
+const COLS = 100;
+
+function ciProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-tty-'));
+  cpSync(join(CI, 'pipeline.yaml'), join(dir, 'pipeline.yaml'));
+  return dir;
+}
+
+/** Runs pipe under a pseudo-terminal (util-linux script) of COLS columns; returns the bytes the terminal got. */
+function underPty(dir: string, args: string[], env: Record<string, string> = {}): { out: string; code: number } {
+  const cmd = `stty cols ${COLS} rows 30; exec ${process.execPath} ${PIPE} ${args.join(' ')}`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TERM: 'xterm-256color', ...env } });
+  assert.ok(r.status !== null, `script did not run: ${r.error?.message ?? r.signal}`);
+  return { out: r.stdout, code: r.status };
+}
+
+/** The lines a terminal shows (scrollback included) after these bytes. */
+async function screen(term: InstanceType<typeof xterm.Terminal>, bytes: string): Promise<string[]> {
+  await new Promise<void>((done) => term.write(bytes, done));
+  const buf = term.buffer.active;
+  const lines: string[] = [];
+  for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)!.translateToString(true));
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+const isLive = (l: string) => /[█░]/.test(l) || /^stage \d+(–\d+)? of \d+ /.test(l);
+
+describe('the terminal', () => {
+  it('log lines scroll above the bars, finished bars leave one line, and the summary is the last line', async () => {
+    const dir = ciProject();
+    const { out, code } = underPty(dir, ['run', '-j', '1']);
+    assert.equal(code, 0, out);
+    const term = new xterm.Terminal({ cols: COLS, rows: 30, scrollback: 5000, allowProposedApi: true });
+    // Frame by frame (log-update wraps each redraw in a synchronized update): the live region is always the bottom lines.
+    let frames = 0;
+    let sawBar = false;
+    for (const frame of out.split('\x1b[?2026l')) {
+      const lines = await screen(term, frame);
+      const live = lines.map(isLive);
+      const first = live.indexOf(true);
+      if (first >= 0) assert.ok(live.slice(first).every(Boolean), `a plain line below the live region:\n${lines.slice(first).join('\n')}`);
+      sawBar ||= lines.some((l) => /[█░]/.test(l));
+      frames++;
+    }
+    assert.ok(frames > 10 && sawBar, `the run drew bars (${frames} frames)`);
+    const lines = await screen(term, '');
+    assert.match(lines.at(-1)!, /^8 ran, 0 from cache in [\d.]+s$/);
+    assert.ok(!lines.some(isLive), 'no bar or pipeline line is left on screen');
+    for (const stage of ['ingest', 'resize', 'augment', 'train-vae', 'train-gan', 'features', 'sample', 'evaluate']) {
+      assert.equal(lines.filter((l) => new RegExp(`^\\[${stage}\\] done in [\\d.]+s$`).test(l)).length, 1, `one clean end line for ${stage}:\n${lines.join('\n')}`);
+    }
+    assert.equal(lines.filter((l) => /^\[train-vae\] train 4\/4 in [\d.]+s/.test(l)).length, 1, 'the finished training bar left one line');
+    // Every line is one whole message: a stage prefix at the start only, no 'eta' leftovers.
+    for (const l of lines) {
+      assert.doesNotMatch(l, /.\[(ingest|resize|augment|train-vae|train-gan|features|sample|evaluate)\] (running|done)/, `two messages on one line: ${l}`);
+      assert.doesNotMatch(l, /eta|NULL|LLs/, l);
+    }
+    assert.match(out, /\x1b\[32m\[evaluate\] done in/, 'colour on a terminal');
+  });
+
+  it('NO_COLOR drops colour, --no-progress gives plain lines, -q prints nothing for a clean run', () => {
+    const dir = ciProject();
+    const plain = underPty(dir, ['run', '--no-progress']);
+    assert.equal(plain.code, 0, plain.out);
+    assert.doesNotMatch(plain.out, /\x1b\[/);
+    assert.match(plain.out, /\[train-vae\] train 2\/4 \(50%\)/);
+    assert.match(plain.out, /8 ran, 0 from cache in [\d.]+s\r\n$/);
+    const forced = underPty(dir, ['run', '--force', '--only', 'ingest'], { NO_COLOR: '1' });
+    assert.equal(forced.code, 0, forced.out);
+    assert.doesNotMatch(forced.out, /\x1b\[(3\d|2|22|39)m/);
+    assert.match(forced.out, /\[ingest\] done in/);
+    const quiet = pipe(dir, 'run', '-q');
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, '');
+  });
+});
