@@ -67,7 +67,9 @@ describe('the framework without the ML packages', () => {
     // What `npm install pipe` brings: the packages package-lock.json marks neither dev nor peer.
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; peer?: boolean }> };
     const prod = Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev && !v.peer && existsSync(join(ROOT, k)));
-    for (const [k] of prod) {
+    // A package's own node_modules comes with the link to the package.
+    const top = prod.filter(([k]) => !k.slice('node_modules/'.length).includes('/node_modules/'));
+    for (const [k] of top) {
       mkdirSync(dirname(join(copy, k)), { recursive: true });
       symlinkSync(join(ROOT, k), join(copy, k));
     }

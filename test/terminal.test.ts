@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import xterm from '@xterm/headless';
-import { PIPE, pipe } from './helpers.js';
+import { PIPE, pipe, project } from './helpers.js';
 
 const CI = join(dirname(PIPE), '..', 'ci');
 const COLS = 100;
@@ -83,5 +83,63 @@ describe('the terminal', () => {
     const quiet = pipe(dir, 'run', '-q');
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');
+  });
+});
+
+describe('command-line habits', () => {
+  it('pipe run TARGET runs the target and what it needs; --verbose says what will run and why', () => {
+    const dir = ciProject();
+    const r = pipe(dir, 'run', 'augment', '--verbose');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^3 stages to run:\n {2}ingest: never run\n {2}resize: upstream 'ingest' is stale; never run\n {2}augment: upstream 'resize' is stale; never run\n/);
+    assert.match(r.stdout, /3 ran, 0 from cache/);
+    assert.doesNotMatch(r.stdout, /\[train-vae\]/);
+    const again = pipe(dir, 'run', '--verbose', '-S', 'resize.size=16', 'resize');
+    assert.match(again.stdout, /^1 stage to run:\n {2}resize: param size changed: 32 -> 16 \(last run took [\d.]+s\)\n/);
+    const bad = pipe(dir, 'run', 'agument');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /'agument'.*did you mean 'augment'/);
+  });
+
+  it('pipe help CMD shows what the command does, its flags and an example; unknown commands are usage errors', () => {
+    const dir = ciProject();
+    const h = pipe(dir, 'help', 'cache');
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /\$ pipe cache <action>\n\n {2}The cache itself\. Actions: check \[--repair\]/);
+    assert.match(h.stdout, /--repair/);
+    assert.match(h.stdout, /Examples:\npipe cache check/);
+    assert.equal(pipe(dir, 'status', '--help').stdout, pipe(dir, 'help', 'status').stdout);
+    const bad = pipe(dir, 'help', 'nope');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown command 'nope'; commands: run, job, push, pull, status/);
+    assert.equal(pipe(dir, 'completion', 'tcsh').code, 2);
+  });
+
+  it('bash completion offers commands, flags as written, and the project\'s stage names', () => {
+    const dir = ciProject();
+    const bin = mkdtempSync(join(tmpdir(), 'pipe-bin-'));
+    symlinkSync(PIPE, join(bin, 'pipe'));
+    const complete = (...words: string[]) => {
+      const script = `source <(pipe completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _pipe; echo "\${COMPREPLY[*]}"`;
+      const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    assert.equal(complete('pipe', 'sw'), 'sweep');
+    assert.equal(complete('pipe', 'run', 'train-'), 'train-vae train-gan');
+    assert.equal(complete('pipe', 'run', '--no-'), '--no-wait --no-progress');
+    assert.equal(complete('pipe', 'gc', '--k'), '--keep');
+    assert.match(pipe(dir, 'completion', 'fish').stdout, /complete -c pipe -n '__fish_seen_subcommand_from run' -l force/);
+    assert.match(pipe(dir, 'completion', 'zsh').stdout, /^# pipe completion for zsh.*\nautoload -U \+X bashcompinit && bashcompinit\n_pipe\(\) \{/);
+  });
+
+  it('--json on dag; a reader that closes the pipe stops pipe quietly (141, as SIGPIPE)', () => {
+    const dir = ciProject();
+    const dag = pipe(dir, 'dag', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(dag[1], { stage: 'resize', kind: 'resize', upstream: ['ingest'], deps: [] });
+    assert.equal(dag.length, 8);
+    const noisy = project({ 'pipeline.yaml': 'stages:\n  noisy:\n    cmd: seq 1 100000; echo ok > o.txt\n    outs: [o.txt]\n' });
+    const r = spawnSync('bash', ['-c', `${process.execPath} ${PIPE} run 2>err.txt | head -1; echo "rc=\${PIPESTATUS[0]}"; cat err.txt`], { cwd: noisy, encoding: 'utf8' });
+    assert.equal(r.stdout, '[noisy] running (never run)\nrc=141\n');
   });
 });

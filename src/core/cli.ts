@@ -16,10 +16,11 @@ interface CommonOpts {
   /** false with --no-progress. */
   progress?: boolean;
   quiet?: boolean;
+  verbose?: boolean;
 }
 
 /** The reporter the global flags ask for: --json, -q, --no-progress, else plain lines or a live terminal. */
-const reporterFor = (opts: CommonOpts) => makeReporter(opts.json ? 'json' : 'auto', { progress: opts.progress, quiet: opts.quiet });
+const reporterFor = (opts: CommonOpts) => makeReporter(opts.json ? 'json' : 'auto', { progress: opts.progress, quiet: opts.quiet, verbose: opts.verbose });
 
 const list = (v: unknown): string[] =>
   ([] as unknown[])
@@ -75,10 +76,11 @@ cli.option('-f, --file <path>', 'Pipeline file', { default: 'pipeline.yaml' });
 cli.option('-S, --set <stage.param=value>', 'Override a param (repeatable)', { type: [String] });
 cli.option('--json', 'Machine-readable output (one JSON object per line)');
 cli.option('-q, --quiet', 'Print only warnings and errors');
+cli.option('--verbose', 'Also print what will run and why before it starts');
 cli.option('--no-progress', 'Plain lines on a terminal too: no bars, no redrawn lines (NO_COLOR=1 keeps bars but drops colour)');
 
 cli
-  .command('run', 'Run the stale stages of the pipeline')
+  .command('run [...targets]', 'Run the stale stages of the pipeline (or of the targets and what they need, as --until does)')
   .option('--only <stages>', 'Run just these stages (comma-separated); their upstream must be cached')
   .option('--until <stages>', 'Run these stages and everything upstream of them')
   .option('--to <stages>', 'Same as --until')
@@ -92,9 +94,10 @@ cli
   .option('--push', 'Push the results of the stages that ran or were reused to the remote')
   .option('--remote <url>', "The remote to use instead of pipeline.yaml's (s3://bucket/prefix, file:///path)")
   .option('--executor <name>', "local, or slurm: each stage that must run becomes an sbatch job (needs a remote; default: pipeline.yaml's executor)")
+  .example('pipe run evaluate -S train-gan.epochs=30')
   .example('pipe run --pull --push --remote s3://team-cache/signatures')
   .example('pipe run --executor slurm --remote file:///shared/pipe-cache')
-  .action(async (opts: CommonOpts & Record<string, unknown>) => {
+  .action(async (targets: string[], opts: CommonOpts & Record<string, unknown>) => {
     const reporter = await reporterFor(opts);
     const pipeline = load(opts);
     const jobs = wholeNumber(opts.jobs, '--jobs');
@@ -103,7 +106,7 @@ cli
       const t0 = performance.now();
       const results = await run(pipeline, {
         only: list(opts.only),
-        until: [...list(opts.until), ...list(opts.to)],
+        until: [...targets, ...list(opts.until), ...list(opts.to)],
         from: list(opts.from),
         downstream: Boolean(opts.downstream),
         force: Boolean(opts.force),
@@ -135,6 +138,7 @@ function executorOf(v: unknown): 'local' | 'slurm' | undefined {
 
 cli
   .command('job <stage>', 'Run one stage as a cluster job does (what pipe run --executor slurm submits): node-local cache, upstream pulled from the remote, result and checkpoints pushed there')
+  .example('pipe job train-gan --remote file:///shared/pipe-cache')
   .option('--remote <url>', "The remote to use instead of pipeline.yaml's")
   .option('--force', 'Run even if the remote has the result')
   .action(async (stage: string, opts: CommonOpts & { remote?: string; force?: boolean }) => {
@@ -181,6 +185,8 @@ for (const verb of ['push', 'pull'] as const) {
 
 cli
   .command('status', 'Show which stages are up to date, and why the others are stale')
+  .example('pipe status --check')
+  .example('pipe status --cloud --json')
   .option('--check', 'Exit non-zero when pipe.lock does not match the code, params and data')
   .option('-c, --cloud', 'Also ask the remote which stale stages it has (they pull instead of running)')
   .option('--remote <url>', "The remote to ask instead of pipeline.yaml's")
@@ -217,6 +223,7 @@ cli
 
 cli
   .command('verify', 'Re-execute stages bypassing the cache and compare their outputs with pipe.lock')
+  .example('pipe verify --sample 30%')
   .option('--only <stages>', 'Verify just these stages')
   .option('--sample <fraction>', 'Verify a random share of the stages, e.g. 30% or 0.3')
   .option('--seed <seed>', 'Seed of the --sample draw (default: today, so CI covers every stage over time)')
@@ -247,6 +254,8 @@ cli
 
 cli
   .command('sweep', 'Run a grid of param variants (-S stage.param=a,b or range(a,b,step)) and compare their metrics')
+  .example("pipe sweep -S train-gan.lr=1e-4,2e-4 -S 'train-vae.latent=range(8,33,8)'")
+  .example('pipe sweep -S train-vae.latent=16,32 --executor slurm')
   .option('--name <name>', 'Sweep name (default: from its params, so a rerun reuses it)')
   .option('--max-variants <n>', 'Refuse grids with more variants than this', { default: 1000 })
   .option('-j, --jobs <n>', 'Stages to run at once across variants, each in its own process', { default: availableParallelism() })
@@ -285,7 +294,8 @@ cli
   });
 
 cli
-  .command('exp <action>', "Experiments: 'pipe exp show' lists past sweep variants with their params and metrics")
+  .command('exp <action>', "Experiments. Actions: show (past sweep variants with their params and metrics)")
+  .example('pipe exp show --json')
   .action(async (action: string, opts: CommonOpts) => {
     const { comparison, markdownTable, variantMetrics } = await import('./sweep.js');
     if (action !== 'show') throw new ConfigError(`unknown exp action '${action}'; try 'pipe exp show'`);
@@ -309,12 +319,14 @@ cli
 
 cli
   .command('dag', 'Print the stage graph')
+  .example('pipe dag --mermaid > dag.mmd')
   .option('--mermaid', 'As a Mermaid flowchart')
   .option('--dot', 'As Graphviz dot')
   .action(async (opts: CommonOpts & { mermaid?: boolean; dot?: boolean }) => {
     const project = await open(opts);
     try {
-      console.log(opts.mermaid ? project.dag.mermaid() : opts.dot ? project.dag.dot() : project.dag.text());
+      if (opts.json) for (const s of project.dag.json()) console.log(JSON.stringify(s));
+      else console.log(opts.mermaid ? project.dag.mermaid() : opts.dot ? project.dag.dot() : project.dag.text());
     } finally {
       await project.close();
     }
@@ -322,6 +334,7 @@ cli
 
 cli
   .command('gc', 'Drop cached blobs and runs not referenced by pipe.lock, the last N runs or a recorded sweep')
+  .example('pipe gc --keep 5')
   .option('--keep <n>', 'Recent runs to keep', { default: 5 })
   .option('--drop-sweeps', 'Also forget recorded sweeps (pipe exp show stops listing them) and free what only they kept')
   .action(async (opts: CommonOpts & { keep: number; dropSweeps?: boolean }) => {
@@ -364,7 +377,7 @@ cli
   });
 
 cli
-  .command('cache <action>', "The cache itself: 'pipe cache check [--repair]' reads every blob and run record and reports what is damaged")
+  .command('cache <action>', 'The cache itself. Actions: check [--repair] (reads every blob and run record and reports what is damaged)')
   .option('--repair', 'Drop damaged blobs and the records that use them (the stages that made them run again on the next pipe run)')
   .example('pipe cache check')
   .action(async (action: string, opts: CommonOpts & { repair?: boolean }) => {
@@ -389,14 +402,54 @@ cli
     }
   });
 
-cli.help();
+cli
+  .command('help [...command]', 'Show the help of a command (pipe help run), or of pipe')
+  .action((command: string[]) => {
+    const name = command.join(' ');
+    const found = cli.commands.find((c) => c.name === name || c.name.split(' ')[0] === name);
+    if (name && !found) throw new ConfigError(`unknown command '${name}'; commands: ${commandNames().join(', ')}`);
+    if (found) found.outputHelp();
+    else cli.outputHelp();
+  });
+
+cli
+  .command('completion <shell>', 'Print a completion script for bash, zsh or fish (commands, their flags, stage names)')
+  .example('pipe completion bash > /etc/bash_completion.d/pipe')
+  .example('pipe completion zsh > "${fpath[1]}/_pipe"')
+  .example('pipe completion fish > ~/.config/fish/completions/pipe.fish')
+  .action(async (shell: string) => {
+    const { completionScript } = await import('./completion.js');
+    // As written (--no-wait, not cac's inner name 'wait'): every -x / --name token before the value placeholder.
+    const flagsOf = (c: { options: Array<{ rawName: string }> }) => c.options.flatMap((o) => o.rawName.split(/[\s,]+/).filter((t) => t.startsWith('-')));
+    const commands = cli.commands.filter((c) => c.name && c.name !== 'job').map((c) => ({ name: c.name.split(' ')[0]!, description: c.description, flags: flagsOf(c) }));
+    const global = flagsOf(cli.globalCommand);
+    process.stdout.write(completionScript(shell, commands, global));
+  });
+
+const commandNames = () => [...new Set(cli.commands.map((c) => c.name.split(' ')[0]!).filter(Boolean))];
+
+// A command's own help says what it does (cac prints the description only in the command list).
+cli.help((sections) => {
+  const usage = sections.find((x) => x.title === 'Usage');
+  const raw = usage?.body.trim().replace(/^\$ pipe /, '');
+  const command = cli.commands.find((c) => c.rawName === raw);
+  if (usage && command?.description) sections.splice(sections.indexOf(usage) + 1, 0, { body: `  ${command.description}` });
+  return sections;
+});
 cli.version('0.1.0');
 
 async function main(): Promise<void> {
+  // A reader that went away (`pipe status | head -1`): stop as a tool killed by SIGPIPE does, without a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(EXIT.BROKEN_PIPE);
+    });
+  }
   try {
     cli.parse(process.argv, { run: false });
     if (!cli.matchedCommand) {
-      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: run, status, verify, sweep, exp show, dag, gc, export, cache check (see pipe --help)`);
+      if (cli.args.length) throw new ConfigError(`unknown command '${cli.args[0]}'; commands: ${commandNames().join(', ')} (see pipe help)`);
       if (!cli.options.help && !cli.options.version) cli.outputHelp();
       return;
     }

@@ -78,6 +78,14 @@ export class Dag {
     return this.order.filter((n) => picked.has(n));
   }
 
+  /** One object per stage, in run order: what `pipe dag --json` prints. */
+  json(): Array<{ stage: string; kind: string; upstream: string[]; deps: string[] }> {
+    return this.order.map((name) => {
+      const s = this.pipeline.stages.get(name)!;
+      return { stage: name, kind: s.kind.kind, upstream: [...s.after], deps: [...s.paths] };
+    });
+  }
+
   text(): string {
     const lines: string[] = [];
     for (const name of this.order) {

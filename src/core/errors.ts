@@ -8,6 +8,8 @@ export const EXIT = {
   CORRUPT: 5,
   REMOTE: 6,
   INTERRUPTED: 130,
+  /** 128 + SIGPIPE, as a shell reports a tool stopped by a closed pipe. */
+  BROKEN_PIPE: 141,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

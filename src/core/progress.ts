@@ -3,6 +3,8 @@ export type StageOutcome = 'ran' | 'cached' | 'restored' | 'failed' | 'skipped';
 /** A stage a run is about to run, with how long its last run took when the cache knows. */
 export interface PlannedStage {
   stage: string;
+  /** Why it runs (what `pipe status` would say). */
+  reasons: string[];
   estimate?: number;
 }
 
@@ -34,11 +36,19 @@ export function fmtSeconds(s: number): string {
 }
 
 export class TextReporter implements Reporter {
-  constructor(protected readonly out: NodeJS.WriteStream | NodeJS.WritableStream) {}
+  constructor(
+    protected readonly out: NodeJS.WriteStream | NodeJS.WritableStream,
+    private readonly verbose = false,
+  ) {}
   protected line(text: string): void {
     this.out.write(`${text}\n`);
   }
-  plan(_stages: PlannedStage[]) {}
+  /** --verbose: what will run, why, and how long it took last time, before anything starts. */
+  plan(stages: PlannedStage[]) {
+    if (!this.verbose) return;
+    this.line(`${stages.length} stage${stages.length === 1 ? '' : 's'} to run${stages.length ? ':' : ''}`);
+    for (const p of stages) this.line(`  ${p.stage}: ${p.reasons.join('; ') || 'stale'}${p.estimate !== undefined ? ` (last run took ${fmtSeconds(p.estimate)})` : ''}`);
+  }
   info(msg: string) {
     this.line(msg);
   }
@@ -147,6 +157,8 @@ export interface ReporterOptions {
   progress?: boolean;
   /** -q: warnings and failures only. */
   quiet?: boolean;
+  /** --verbose: also what will run and why, before it starts. */
+  verbose?: boolean;
 }
 
 /**
@@ -159,8 +171,8 @@ export async function makeReporter(mode: 'json' | 'auto' | 'silent', opts: Repor
   if (mode === 'json') return new JsonReporter(process.stdout);
   if (opts.quiet) return new QuietReporter(out);
   const dumb = process.env.TERM === 'dumb';
-  if (!out.isTTY || opts.progress === false || dumb) return new TextReporter(out);
+  if (!out.isTTY || opts.progress === false || dumb) return new TextReporter(out, opts.verbose);
   // The terminal renderer (and log-update) loads only for a terminal.
   const { LiveTerminal } = await import('./terminal.js');
-  return new LiveTerminal(out, !process.env.NO_COLOR);
+  return new LiveTerminal(out, !process.env.NO_COLOR, opts.verbose);
 }

@@ -122,7 +122,7 @@ async function runOnce(project: Project, opts: RunOptions): Promise<StageResult[
     return [];
   }
   // The last run of each stage (pipe.lock's) says how long it takes, for the time left.
-  reporter.plan(steps.filter((s) => s.action === 'run').map((s) => ({ stage: s.stage, estimate: project.store.getRun(project.lock.stages[s.stage]?.fingerprint ?? '')?.seconds })));
+  reporter.plan(steps.filter((s) => s.action === 'run').map((s) => ({ stage: s.stage, reasons: s.reasons, estimate: project.store.getRun(project.lock.stages[s.stage]?.fingerprint ?? '')?.seconds })));
   const jobs = Math.max(1, opts.jobs ?? 1);
   const limit = pLimit(jobs);
   // With more than one job, each stage runs in its own process: tfjs/wasm work is synchronous, so

@@ -37,8 +37,9 @@ export class LiveTerminal extends TextReporter {
   constructor(
     private readonly tty: NodeJS.WriteStream,
     private readonly color: boolean,
+    verbose = false,
   ) {
-    super(tty);
+    super(tty, verbose);
     this.live = createLogUpdate(tty, { showCursor: true });
   }
 
@@ -57,6 +58,7 @@ export class LiveTerminal extends TextReporter {
   }
 
   override plan(stages: PlannedStage[]) {
+    super.plan(stages);
     this.planned = stages;
     this.finished.clear();
   }
