@@ -154,10 +154,15 @@ describe('pipe run caching', () => {
   it('--set overrides a param and changes the fingerprint', () => {
     const dir = basic();
     pipe(dir, 'run');
+    const before = lock(dir).stages.gen!;
     const r = pipe(dir, 'run', '--set', 'gen.scale=5');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(read(dir, 'artifacts/gen/x.txt'), '0,5,10,15');
-    assert.deepEqual(lock(dir).stages.gen!.params, { n: 4, scale: 5 });
+    // An experiment: pipe.lock keeps describing pipeline.yaml, the new fingerprint is the experiment's.
+    assert.deepEqual(lock(dir).stages.gen, before);
+    const exp = JSON.parse(pipe(dir, 'exp', 'show', '--json').stdout.trim().split('\n')[1]!) as { params: unknown; fingerprints: Record<string, string> };
+    assert.deepEqual(exp.params, { 'gen.scale': '5' });
+    assert.notEqual(exp.fingerprints.gen, before.fingerprint);
   });
 
   it('uses a stat cache: an untouched file is not read again', () => {
@@ -344,6 +349,9 @@ describe('pipe gc and dag', () => {
     pipe(dir, 'run');
     pipe(dir, 'run', '-S', 'gen.n=100000');
     pipe(dir, 'run');
+    // An experiment keeps its results until it is removed.
+    assert.match(pipe(dir, 'gc', '--keep', '1').stdout, /freed 0.00 MiB/);
+    assert.equal(pipe(dir, 'exp', 'remove', 'n=100000').code, 0);
     const r = pipe(dir, 'gc', '--keep', '1');
     assert.equal(r.code, 0, r.stderr);
     const freed = Number(/\((\d+) bytes\)/.exec(r.stdout)![1]);

@@ -61,6 +61,8 @@ describe('SLURM executor (two nodes, one with a pretend GPU)', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /\[train-vae\] checkpoint at step \d+ from file:\/\//);
     assert.match(r.stdout, /\[train-vae\] resum/);
+    // Both runs are experiments (-S): applied, they write their results into pipe.lock, to compare.
+    for (const d of [dir, local]) assert.equal(pipeEnv(d, env, 'exp', 'apply', 'epochs=20').code, 0);
     const lock = (d: string) => (JSON.parse(readFileSync(join(d, 'pipe.lock'), 'utf8')) as { stages: Record<string, { outs: unknown }> }).stages['train-vae']!.outs;
     assert.deepEqual(lock(dir), lock(local));
   });

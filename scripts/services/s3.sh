@@ -76,7 +76,9 @@ CONF
   # OSD's own random uuid sometimes meets the map's at boot and fails with "wrong fsid".
   local osd_uuid
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
-  ceph -c "$CONF" osd create "$osd_uuid" >/dev/null
+  # Right after `mon stat` answers, the mon may still refuse commands while its services initialise ("EPERM:
+  # problem getting command descriptions from mon"): `osd create` with a uuid is idempotent, so it is retried.
+  wait_for 20 ceph -c "$CONF" osd create "$osd_uuid"
   ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" --no-mon-config >/dev/null 2>&1
   # The OSD's first commands to the mon can race its learning the cluster's fsid ("handle_command on fsid
   # 0000… != …", exit 250, about one start in ten here): it is started again, at most three times.

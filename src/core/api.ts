@@ -2,6 +2,7 @@
  * pipe as a library: what the CLI does for `pipe run` and `pipe status`, as
  * functions a program calls (`import { run, status } from 'pipe'`).
  */
+import { relative } from 'node:path';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { ConfigError } from './errors.js';
 import { remoteConfig } from './remote/backend.js';
@@ -50,6 +51,8 @@ export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter' 
   /** Look missing stages up on the remote / push results there (default: pipeline.yaml's remote settings). */
   pull?: boolean;
   push?: boolean;
+  /** The name of the experiment a run with overrides records (default: made from its params). */
+  name?: string;
 }
 
 /** Runs the stale stages of a pipeline, as `pipe run` does; resolves with what happened to each selected stage. */
@@ -58,9 +61,13 @@ export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Prom
   const reporter = opts.reporter ?? (await makeReporter('silent'));
   const release = opts.dryRun ? async () => {} : await holdCache(pipeline, 'run', reporter, opts.wait !== false);
   try {
+    // A run with overrides is an experiment: recorded, and pipe.lock keeps describing pipeline.yaml.
+    const experiment = pipeline.overrides.length > 0 && !opts.dryRun;
+    const started = new Date();
     // Opened only once the lock is held, so it reads the pipe.lock the previous run left.
-    const project = await Project.open(pipeline);
+    const project = await Project.open(pipeline, undefined, { lockReadOnly: experiment });
     try {
+      if (experiment && opts.name) (await import('./experiments.js')).checkName(project.store, opts.name, pipeline.overrides);
       const config = remoteConfig(pipeline, opts.remoteUrl);
       const slurm = (opts.executor ?? pipeline.executor) === 'slurm';
       // On a cluster, results come back through the remote: stages found there are pulled, not submitted.
@@ -74,7 +81,14 @@ export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Prom
       const signal = opts.signal ?? new AbortController().signal;
       const executor = slurm && remote ? await (await import('./executors/submit.js')).submitStages(project, remote.remote, { ...opts, reporter }, reporter, signal) : undefined;
       try {
-        return await runStages(project, { ...opts, reporter, remote, executor, signal });
+        const results = await runStages(project, { ...opts, reporter, remote, executor, signal });
+        if (experiment) {
+          const { recordExperiment } = await import('./experiments.js');
+          const fingerprints = Object.fromEntries(results.flatMap((r) => (r.fingerprint ? [[r.stage, r.fingerprint]] : [])));
+          const entry = recordExperiment(project.store, { file: pipeline.file, dir: pipeline.dir, overrides: pipeline.overrides, name: opts.name, started, results, fingerprints });
+          reporter.info(`experiment '${entry.name}' recorded (pipe exp show; pipe exp apply ${entry.name} makes it the workspace's); pipe.lock still describes ${relative(pipeline.dir, pipeline.file) || pipeline.file}`);
+        }
+        return results;
       } catch (e) {
         await executor?.cancel();
         throw e;

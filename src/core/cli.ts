@@ -7,7 +7,6 @@ import { makeReporter, type Reporter } from './progress.js';
 import { Project } from './project.js';
 import { holdCache, run } from './api.js';
 import { explain, type StageStatus } from './status.js';
-import type { VariantMetrics } from './sweep.js';
 
 interface CommonOpts {
   file: string;
@@ -94,6 +93,7 @@ cli
   .option('--push', 'Push the results of the stages that ran or were reused to the remote')
   .option('--remote <url>', "The remote to use instead of pipeline.yaml's (s3://bucket/prefix, file:///path)")
   .option('--executor <name>', "local, or slurm: each stage that must run becomes an sbatch job (needs a remote; default: pipeline.yaml's executor)")
+  .option('--name <name>', 'With -S: the name the experiment is recorded under (default: made from its params)')
   .example('pipe run evaluate -S train-gan.epochs=30')
   .example('pipe run --pull --push --remote s3://team-cache/signatures')
   .example('pipe run --executor slurm --remote file:///shared/pipe-cache')
@@ -119,6 +119,7 @@ cli
         executor: executorOf(opts.executor),
         pull: opts.pull === undefined ? undefined : Boolean(opts.pull),
         push: opts.push === undefined ? undefined : Boolean(opts.push),
+        name: opts.name === undefined ? undefined : String(opts.name),
       });
       if (!opts.dryRun && !opts.json) {
         const ran = results.filter((r) => r.outcome === 'ran').length;
@@ -262,7 +263,8 @@ cli
   .option('--executor <name>', "Where stages run: local, or slurm (one job array per stage; default: pipeline.yaml's executor)")
   .option('--remote <url>', "The remote a sweep on SLURM exchanges results through, instead of pipeline.yaml's")
   .action(async (opts: CommonOpts & { name?: string; jobs: number; maxVariants: unknown; executor?: unknown; remote?: string }) => {
-    const { comparison, gridSize, markdownTable, parseAxis, sweep, variantMetrics, writeSummary } = await import('./sweep.js');
+    const { gridSize, parseAxis, sweep, writeSummary } = await import('./sweep.js');
+    const { comparison, markdownTable, variantMetrics } = await import('./comparison.js');
     const { Store } = await import('./store.js');
     const parsed = ([] as unknown[]).concat(opts.set ?? []).map((s) => parseAxis(String(s)));
     const axes = parsed.filter((a) => a.values.length > 1);
@@ -294,26 +296,59 @@ cli
   });
 
 cli
-  .command('exp <action>', "Experiments. Actions: show (past sweep variants with their params and metrics)")
-  .example('pipe exp show --json')
-  .action(async (action: string, opts: CommonOpts) => {
-    const { comparison, markdownTable, variantMetrics } = await import('./sweep.js');
-    if (action !== 'show') throw new ConfigError(`unknown exp action '${action}'; try 'pipe exp show'`);
+  .command('exp <action> [...names]', 'Experiments (runs with -S, sweep variants). Actions: show, diff A B, remove NAME…, apply NAME')
+  .option('--sort-by <metric>', 'show: best first by this metric (its name, or the end of it)')
+  .option('--only-changed', 'show: only the metrics that differ between rows')
+  .option('--columns <names>', 'show: only params and metrics whose names contain one of these (comma-separated)')
+  .option('--csv', 'show: as CSV')
+  .option('--md', 'show, diff: as a Markdown table (the default)')
+  .example('pipe exp show --sort-by train-gan/own/fd --only-changed')
+  .example('pipe exp diff workspace lr=1e-4')
+  .example('pipe exp apply lr=1e-4')
+  .action(async (action: string, names: string[], opts: CommonOpts & { sortBy?: string; onlyChanged?: boolean; columns?: string; csv?: boolean }) => {
+    const { comparison, csv, markdownTable } = await import('./comparison.js');
+    const { diffRows, experimentRows, findRow, WORKSPACE } = await import('./experiment-rows.js');
     const project = await open(opts);
+    let stillOpen = true;
     try {
-      const rows: Array<{ name: string; params: Record<string, string>; metrics: VariantMetrics }> = [];
-      const fingerprints = Object.fromEntries(Object.entries(project.lock.stages).map(([s, e]) => [s, e.fingerprint]));
-      rows.push({ name: 'workspace (pipe.lock)', params: {}, metrics: variantMetrics(project.store, fingerprints) });
-      for (const sw of project.store.allSweeps().filter((x) => x.file === project.pipeline.file)) {
-        for (const v of sw.variants) rows.push({ name: `${sw.name}/${v.name}`, params: v.params, metrics: variantMetrics(project.store, v.fingerprints) });
-      }
-      if (opts.json) for (const r of rows) console.log(JSON.stringify({ name: r.name, params: r.params, metrics: r.metrics.values, better: r.metrics.better }));
-      else {
-        const t = comparison(rows);
-        console.log(markdownTable(t.header, t.cells));
-      }
+      const rows = experimentRows(project);
+      if (action === 'show') {
+        const t = comparison(rows, { onlyChanged: !!opts.onlyChanged, columns: list(opts.columns), sortBy: opts.sortBy });
+        const order = t.cells.map((c) => c[0]!);
+        if (opts.json) {
+          for (const name of order) {
+            const r = findRow(rows, name);
+            console.log(JSON.stringify({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints, ...(r.experiment ? { git: r.experiment.git, started: r.experiment.started, finished: r.experiment.finished, stages: r.experiment.stages } : {}) }));
+          }
+        } else console.log(opts.csv ? csv(t.header, t.cells).trimEnd() : markdownTable(t.header, t.cells));
+      } else if (action === 'diff') {
+        if (names.length !== 2) throw new ConfigError(`pipe exp diff needs two names (e.g. pipe exp diff ${WORKSPACE} ${rows[1]?.name ?? 'NAME'}), got ${names.length}`);
+        const [a, b] = [findRow(rows, names[0]!), findRow(rows, names[1]!)];
+        const d = diffRows(a, b);
+        if (opts.json) console.log(JSON.stringify({ a: a.name, b: b.name, rows: d.cells.map(([key, x, y, change]) => ({ key, a: x, b: y, change })) }));
+        else console.log(markdownTable(d.header, d.cells));
+      } else if (action === 'remove') {
+        if (!names.length) throw new ConfigError('pipe exp remove needs the names of the experiments to forget');
+        const unknown = project.store.removeExperiments(names);
+        if (unknown.length) throw new ConfigError(`no experiment ${unknown.map((n) => `'${n}'`).join(', ')}; there are: ${rows.filter((r) => r.source === 'experiment').map((r) => r.name).join(', ') || 'none'} (sweeps go with pipe gc --drop-sweeps)`);
+        console.log(`removed ${names.length} experiment${names.length === 1 ? '' : 's'}; pipe gc frees what only they kept`);
+      } else if (action === 'apply') {
+        if (names.length !== 1) throw new ConfigError('pipe exp apply needs one experiment name');
+        const r = findRow(rows, names[0]!);
+        if (r.source === 'workspace') throw new ConfigError('the workspace is what pipe.lock already describes');
+        stillOpen = false;
+        await project.close();
+        const { applyParams, typedParams } = await import('./experiments.js');
+        applyParams(project.pipeline.file, r.params, typedParams(opts.file, r.params));
+        // The experiment's results are in the cache: this run takes them from there and writes pipe.lock.
+        const reporter = await reporterFor({ ...opts, quiet: !opts.json });
+        const results = await run(loadPipeline(opts.file), { reporter });
+        const ran = results.filter((x) => x.outcome === 'ran').length;
+        console.log(`applied '${r.name}': ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(', ')} written to ${opts.file}; pipe.lock updated (${results.length - ran} from cache${ran ? `, ${ran} ran: their results had been collected` : ''})`);
+        return;
+      } else throw new ConfigError(`unknown exp action '${action}'; actions: show, diff, remove, apply`);
     } finally {
-      await project.close();
+      if (stillOpen) await project.close();
     }
   });
 

@@ -59,7 +59,7 @@ export class Project {
     return project;
   }
 
-  /** A cluster job reads pipe.lock but never writes it: the coordinator is its only writer. */
+  /** pipe.lock is read but not written: by a cluster job (the coordinator is the lock's only writer), and by a run with overrides (the lock describes pipeline.yaml). */
   private lockReadOnly = false;
 
   /** Writes pipe.lock (not for sweep variants: a sweep never changes the workspace's lock). */

@@ -86,6 +86,20 @@ export interface SweepEntry {
   variants: Array<{ name: string; params: Record<string, string>; fingerprints: Record<string, string> }>;
 }
 
+/** A `pipe run` with overrides, as `pipe exp show` lists it: what was set, where the code was, what each stage did. */
+export interface ExperimentEntry {
+  name: string;
+  file: string;
+  /** The overrides, `stage.param` (or `params.x`, `defaults.p`) -> the raw value given. */
+  params: Record<string, string>;
+  /** The commit the run started from and whether the tree had changes (absent outside git). */
+  git?: { commit: string; dirty: boolean };
+  started: string;
+  finished: string;
+  stages: Record<string, { outcome: string; seconds: number }>;
+  fingerprints: Record<string, string>;
+}
+
 export interface HistoryEntry {
   at: string;
   fingerprints: string[];
@@ -120,6 +134,7 @@ export class Store {
   private readonly ckpts: Database<StoredCheckpoint, string>;
   private readonly history: Database<HistoryEntry, number>;
   private readonly sweeps: Database<SweepEntry, string>;
+  private readonly experiments: Database<ExperimentEntry, string>;
   private readonly sums: Database<string, string>;
   private pending = new Map<string, Uint8Array>();
 
@@ -134,6 +149,7 @@ export class Store {
     this.ckpts = this.root.openDB({ name: 'checkpoints' });
     this.history = this.root.openDB({ name: 'history' });
     this.sweeps = this.root.openDB({ name: 'sweeps' });
+    this.experiments = this.root.openDB({ name: 'experiments' });
     this.sums = this.root.openDB({ name: 'sums', encoding: 'string' });
   }
 
@@ -389,6 +405,21 @@ export class Store {
 
   allSweeps(): SweepEntry[] {
     return [...this.sweeps.getRange({})].map((e) => e.value).sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  putExperiment(e: ExperimentEntry): void {
+    this.experiments.putSync(e.name, e);
+  }
+
+  allExperiments(): ExperimentEntry[] {
+    return [...this.experiments.getRange({})].map((e) => e.value).sort((a, b) => a.started.localeCompare(b.started));
+  }
+
+  /** Forgets experiments by name; returns the names it did not know. */
+  removeExperiments(names: string[]): string[] {
+    const unknown = names.filter((n) => !this.experiments.doesExist(n));
+    this.root.transactionSync(() => names.forEach((n) => this.experiments.removeSync(n)));
+    return unknown;
   }
 
   recordHistory(fingerprints: string[]): void {

@@ -4,12 +4,13 @@ import { loadPipeline, parseOverride, type Override } from './config.js';
 import { artifactPath, writeArtifact } from './artifacts.js';
 import { ConfigError, StageFailed } from './errors.js';
 import { executeInWorker, stageFailure } from './execute.js';
+import { paramsName } from './experiments.js';
 import { hashJson } from './hash.js';
 import { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import { lockEntry, syncArtifacts } from './runner.js';
 import { syncOuts } from './outs.js';
-import type { Better } from './stage.js';
+import { markdownTable, csv } from './comparison.js';
 import type { RunRecord, SweepEntry } from './store.js';
 
 /** One axis of a sweep: `stage.param` and the raw values it takes. */
@@ -68,12 +69,7 @@ export interface Variant {
 export function expand(axes: Axis[]): Variant[] {
   let combos: Array<Record<string, string>> = [{}];
   for (const ax of axes) combos = combos.flatMap((c) => ax.values.map((v) => ({ ...c, [ax.key]: v })));
-  return combos.map((params) => ({
-    name: Object.entries(params)
-      .map(([k, v]) => `${k.split('.').pop()}=${v}`)
-      .join(','),
-    params,
-  }));
+  return combos.map((params) => ({ name: paramsName(params), params }));
 }
 
 export type SweepRecord = SweepEntry;
@@ -207,58 +203,6 @@ export async function sweep(opts: {
   main.store.putSweep(record);
   await main.close();
   return record;
-}
-
-/** A variant's numeric result metrics as `stage.metric`, with the direction each stage declared for them. */
-export interface VariantMetrics {
-  values: Record<string, number>;
-  better: Record<string, Better>;
-}
-
-/** Numeric metrics of every stage in a variant (timings left out: they are not results). */
-export function variantMetrics(store: { getRun(fp: string): RunRecord | undefined }, fingerprints: Record<string, string>): VariantMetrics {
-  const out: VariantMetrics = { values: {}, better: {} };
-  for (const [stage, fp] of Object.entries(fingerprints)) {
-    const rec = store.getRun(fp);
-    const info = rec?.metricInfo ?? {};
-    for (const [k, v] of Object.entries(rec?.metrics ?? {})) {
-      if (typeof v !== 'number' || info.timing?.includes(k)) continue;
-      out.values[`${stage}.${k}`] = v;
-      const better = info.better?.[k];
-      if (better) out.better[`${stage}.${k}`] = better;
-    }
-  }
-  return out;
-}
-
-/** A comparison table: varied params, then the metrics that differ between variants; the best of each marked by its declared direction. */
-export function comparison(rows: Array<{ name: string; params: Record<string, string>; metrics: VariantMetrics }>): { header: string[]; cells: string[][]; best: Record<string, string> } {
-  const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))];
-  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics.values)))].filter((k) => new Set(rows.map((r) => r.metrics.values[k])).size > 1 || rows.length === 1).sort();
-  const better: Record<string, Better> = Object.assign({}, ...rows.map((r) => r.metrics.better));
-  const best: Record<string, string> = {};
-  for (const k of metricKeys) {
-    const dir = better[k] === 'lower' ? -1 : better[k] === 'higher' ? 1 : 0;
-    if (!dir) continue;
-    const scored = rows.filter((r) => Number.isFinite(r.metrics.values[k]));
-    if (scored.length < 2) continue;
-    best[k] = scored.reduce((a, b) => (dir * (b.metrics.values[k]! - a.metrics.values[k]!) > 0 ? b : a)).name;
-  }
-  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
-  const arrow = (k: string) => (better[k] === 'lower' ? ' ↓' : better[k] === 'higher' ? ' ↑' : '');
-  const header = ['variant', ...paramKeys, ...metricKeys.map((k) => `${k}${arrow(k)}`)];
-  const cells = rows.map((r) => [r.name, ...paramKeys.map((k) => r.params[k] ?? '—'), ...metricKeys.map((k) => `${fmt(r.metrics.values[k])}${best[k] === r.name ? ' *' : ''}`)]);
-  return { header, cells, best };
-}
-
-export function markdownTable(header: string[], cells: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n');
-}
-
-export function csv(header: string[], cells: string[][]): string {
-  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  // Plain values: no best marks, no direction arrows.
-  return [header.map((h) => h.replace(/ [↑↓]$/, '')), ...cells.map((c) => c.map((x) => x.replace(/ \*$/, '')))].map((r) => r.map(q).join(',')).join('\n') + '\n';
 }
 
 export function writeSummary(artifactsDir: string, name: string, table: { header: string[]; cells: string[][] }): string {

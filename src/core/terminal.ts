@@ -1,6 +1,6 @@
 import { styleText } from 'node:util';
 import { createLogUpdate } from 'log-update';
-import { fmtSeconds, TextReporter, type PlannedStage, type StageOutcome } from './progress.js';
+import { fmtSeconds, TextReporter, type PlannedStage, type StageOutcome } from './reporter.js';
 
 interface Bar {
   stage: string;

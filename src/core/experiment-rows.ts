@@ -1,0 +1,51 @@
+import { variantMetrics, type Row } from './comparison.js';
+import { ConfigError } from './errors.js';
+import type { Project } from './project.js';
+import type { ExperimentEntry } from './store.js';
+
+export interface ExperimentRow extends Row {
+  /** The stage fingerprints of its results. */
+  fingerprints: Record<string, string>;
+  /** What the row is: the workspace (pipe.lock), a `pipe run -S` experiment, or a sweep variant. */
+  source: 'workspace' | 'experiment' | 'sweep';
+  experiment?: ExperimentEntry;
+}
+
+export const WORKSPACE = 'workspace';
+
+/** Every result `pipe exp` knows for this pipeline file: the workspace, then experiments and sweep variants, oldest first. */
+export function experimentRows(project: Project): ExperimentRow[] {
+  const { store, pipeline } = project;
+  const row = (name: string, params: Record<string, string>, fingerprints: Record<string, string>, source: ExperimentRow['source'], experiment?: ExperimentEntry): ExperimentRow => ({ name, params, fingerprints, source, experiment, metrics: variantMetrics(store, fingerprints) });
+  const rows = [row(WORKSPACE, {}, Object.fromEntries(Object.entries(project.lock.stages).map(([s, e]) => [s, e.fingerprint])), 'workspace')];
+  for (const e of store.allExperiments().filter((x) => x.file === pipeline.file)) rows.push(row(e.name, e.params, e.fingerprints, 'experiment', e));
+  for (const sw of store.allSweeps().filter((x) => x.file === pipeline.file)) {
+    for (const v of sw.variants) rows.push(row(`${sw.name}/${v.name}`, v.params, v.fingerprints, 'sweep'));
+  }
+  return rows;
+}
+
+export function findRow(rows: ExperimentRow[], name: string): ExperimentRow {
+  const r = rows.find((x) => x.name === name);
+  if (!r) throw new ConfigError(`no experiment '${name}'; there are: ${rows.map((x) => x.name).join(', ')}`);
+  return r;
+}
+
+/** `pipe exp diff A B`: the params either one set and every metric either has, with the change and which is better. */
+export function diffRows(a: ExperimentRow, b: ExperimentRow): { header: string[]; cells: string[][] } {
+  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
+  const cells: string[][] = [];
+  for (const k of [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])].sort()) cells.push([k, a.params[k] ?? '(pipeline.yaml)', b.params[k] ?? '(pipeline.yaml)', '']);
+  for (const k of [...new Set([...Object.keys(a.metrics.values), ...Object.keys(b.metrics.values)])].sort()) {
+    const [x, y] = [a.metrics.values[k], b.metrics.values[k]];
+    const better = a.metrics.better[k] ?? b.metrics.better[k];
+    let change = '';
+    if (x !== undefined && y !== undefined && x !== y) {
+      const delta = y - x;
+      const wins = better === 'lower' ? delta < 0 : better === 'higher' ? delta > 0 : undefined;
+      change = `${delta > 0 ? '+' : ''}${fmt(delta)}${wins === undefined ? '' : wins ? ` (${b.name} better)` : ` (${a.name} better)`}`;
+    }
+    cells.push([`${k}${better === 'lower' ? ' ↓' : better === 'higher' ? ' ↑' : ''}`, fmt(x), fmt(y), change]);
+  }
+  return { header: ['', a.name, b.name, 'change'], cells };
+}

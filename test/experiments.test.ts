@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { GEN_STAGE, pipe, project, runsLog } from './helpers.js';
+
+const SCORE_STAGE = `
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  run(ctx) {
+    appendFileSync(join(ctx.projectDir, 'runs.log'), ctx.name + '\\n');
+    const s = [...ctx.upstream.gen.tensor('x').data].reduce((a, b) => a + b, 0);
+    ctx.output.json('score', { s });
+    ctx.metrics({ loss: Math.abs(s - ctx.params.target), sum: s }, { better: { loss: 'lower' } });
+  },
+};
+`;
+
+const YAML = `# the experiments fixture
+stages:
+  gen:
+    kind: ./gen.mjs
+    # how many values, and their scale
+    params: { n: 4, scale: 1 }
+  score:
+    kind: ./score.mjs
+    deps: [gen]
+    params: { target: 12 }
+`;
+
+function gitProject(): string {
+  const dir = project({ 'pipeline.yaml': YAML, 'gen.mjs': GEN_STAGE, 'score.mjs': SCORE_STAGE, '.gitignore': 'cache/\nartifacts/\nruns.log\n' });
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir });
+  git('init', '-q');
+  assert.equal(pipe(dir, 'run').code, 0);
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  return dir;
+}
+
+const lines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('experiments', () => {
+  it('a run with -S is recorded as an experiment and leaves pipe.lock describing pipeline.yaml', () => {
+    const dir = gitProject();
+    const lock = readFileSync(join(dir, 'pipe.lock'), 'utf8');
+    const r = pipe(dir, 'run', '-S', 'gen.scale=2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /experiment 'scale=2' recorded \(pipe exp show; pipe exp apply scale=2 makes it the workspace's\); pipe.lock still describes pipeline.yaml/);
+    assert.equal(readFileSync(join(dir, 'pipe.lock'), 'utf8'), lock);
+    assert.equal(pipe(dir, 'status', '--check').code, 0);
+    const rows = lines(pipe(dir, 'exp', 'show', '--json').stdout);
+    assert.deepEqual(rows.map((x) => x.name), ['workspace', 'scale=2']);
+    const e = rows[1]!;
+    assert.deepEqual(e.params, { 'gen.scale': '2' });
+    assert.deepEqual(e.metrics, { 'score.loss': 0, 'score.sum': 12 });
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+    assert.deepEqual(e.git, { commit: head, dirty: false });
+    assert.deepEqual(Object.keys(e.fingerprints as object), ['gen', 'score']);
+    assert.equal((e.stages as Record<string, { outcome: string }>).gen!.outcome, 'ran');
+    assert.ok(Date.parse(String(e.finished)) >= Date.parse(String(e.started)));
+    // The same params again: cache hits, the same entry; a named one is its own.
+    assert.equal(pipe(dir, 'run', '-S', 'gen.scale=2').code, 0);
+    assert.equal(pipe(dir, 'run', '-S', 'gen.scale=3', '--name', 'triple').code, 0);
+    assert.deepEqual(lines(pipe(dir, 'exp', 'show', '--json').stdout).map((x) => x.name), ['workspace', 'scale=2', 'triple']);
+    const clash = pipe(dir, 'run', '-S', 'gen.scale=4', '--name', 'triple');
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /experiment 'triple' exists with other params \(gen.scale=3\); choose another --name, or pipe exp remove triple first/);
+  });
+
+  it('exp show sorts by a metric in its direction, selects columns and changed metrics, and writes CSV; exp diff compares two', () => {
+    const dir = gitProject();
+    for (const s of ['2', '3']) assert.equal(pipe(dir, 'run', '-S', `gen.scale=${s}`).code, 0);
+    const sorted = pipe(dir, 'exp', 'show', '--sort-by', 'loss');
+    assert.equal(sorted.code, 0, sorted.stderr);
+    assert.equal(
+      sorted.stdout,
+      ['| variant | gen.scale | score.loss ↓ | score.sum |', '|---|---|---|---|', '| scale=2 | 2 | 0 * | 12 |', '| workspace | — | 6 | 6 |', '| scale=3 | 3 | 6 | 18 |', ''].join('\n'),
+    );
+    assert.equal(pipe(dir, 'exp', 'show', '--columns', 'sum', '--csv').stdout, 'variant,score.sum\nworkspace,6\nscale=2,12\nscale=3,18\n');
+    assert.equal(pipe(dir, 'exp', 'show', '--only-changed', '--columns', 'score', '--sort-by', 'sum').stdout.split('\n')[2], '| scale=3 | 6 | 18 |');
+    assert.match(pipe(dir, 'exp', 'show', '--sort-by', 'nope').stderr, /--sort-by nope: no such metric; there are score.loss, score.sum/);
+    const d = pipe(dir, 'exp', 'diff', 'workspace', 'scale=3');
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /\| gen.scale \| \(pipeline.yaml\) \| 3 \| {2}\|/);
+    assert.match(d.stdout, /\| score.sum \| 6 \| 18 \| \+12 \|/);
+    assert.match(pipe(dir, 'exp', 'diff', 'scale=2', 'scale=3').stdout, /\| score.loss ↓ \| 0 \| 6 \| \+6 \(scale=2 better\) \|/);
+    assert.equal(pipe(dir, 'exp', 'diff', 'workspace').code, 2);
+  });
+
+  it('exp apply writes the params into pipeline.yaml in place and the results into pipe.lock; exp remove forgets, then gc frees', () => {
+    const dir = gitProject();
+    assert.equal(pipe(dir, 'run', '-S', 'gen.scale=2').code, 0);
+    const before = runsLog(dir).length;
+    const a = pipe(dir, 'exp', 'apply', 'scale=2');
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /applied 'scale=2': gen.scale=2 written to pipeline.yaml; pipe.lock updated \(2 from cache\)/);
+    assert.equal(readFileSync(join(dir, 'pipeline.yaml'), 'utf8'), YAML.replace('params: { n: 4, scale: 1 }', 'params: { n: 4, scale: 2 }'));
+    assert.equal(pipe(dir, 'status', '--check').code, 0);
+    assert.match(pipe(dir, 'run').stdout, /0 ran, 2 from cache/);
+    assert.equal(runsLog(dir).length, before, 'nothing ran again');
+    assert.deepEqual(lines(pipe(dir, 'exp', 'show', '--json').stdout)[0]!.metrics, { 'score.loss': 0, 'score.sum': 12 });
+    // The experiment's results stay through gc until it is removed.
+    assert.equal(pipe(dir, 'run', '-S', 'gen.scale=5').code, 0);
+    pipe(dir, 'gc', '--keep', '0');
+    const ran = runsLog(dir).length;
+    assert.match(pipe(dir, 'run', '-S', 'gen.scale=5').stdout, /0 ran, 2 from cache/);
+    assert.equal(runsLog(dir).length, ran);
+    assert.match(pipe(dir, 'exp', 'remove', 'scale=5').stdout, /removed 1 experiment; pipe gc frees what only they kept/);
+    assert.match(pipe(dir, 'gc', '--keep', '0').stdout, /freed .* 2 run records/);
+    const unknown = pipe(dir, 'exp', 'remove', 'nope');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no experiment 'nope'; there are: scale=2/);
+  });
+});
