@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { GEN_STAGE, pipe, project, runsLog } from './helpers.js';
+import { GEN_STAGE, PIPE, pipe, pipeAsync, project, runsLog, waitFor } from './helpers.js';
 
 const SCORE_STAGE = `
 import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 export default {
   run(ctx) {
     appendFileSync(join(ctx.projectDir, 'runs.log'), ctx.name + '\\n');
@@ -113,5 +114,51 @@ describe('experiments', () => {
     const unknown = pipe(dir, 'exp', 'remove', 'nope');
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no experiment 'nope'; there are: scale=2/);
+  });
+
+  it('params diff and metrics diff against pipe.lock or a git revision', () => {
+    const dir = gitProject();
+    assert.equal(pipe(dir, 'params', 'diff').stdout, "no params differ from pipe.lock's\n");
+    writeFileSync(join(dir, 'pipeline.yaml'), YAML.replace('params: { target: 12 }', 'params: { target: 10 }'));
+    assert.equal(pipe(dir, 'params', 'diff').stdout, '| param | pipe.lock | pipeline.yaml |\n|---|---|---|\n| score.target | 12 | 10 |\n');
+    assert.equal(pipe(dir, 'run').code, 0);
+    assert.match(pipe(dir, 'params', 'diff', 'HEAD').stdout, /\| score.target \| 12 \| 10 \|/);
+    const m = pipe(dir, 'metrics', 'diff');
+    assert.equal(m.code, 0, m.stderr);
+    assert.equal(m.stdout, '| metric | HEAD | workspace | change |\n|---|---|---|---|\n| score.loss ↓ | 6 | 4 | -2 (better) |\n');
+    assert.match(pipe(dir, 'metrics', 'diff', '--all').stdout, /\| score.sum \| 6 \| 6 \| {2}\|/);
+    assert.deepEqual(JSON.parse(pipe(dir, 'metrics', 'diff', '--json').stdout), { key: 'score.loss ↓', old: '6', new: '4', change: '-2 (better)' });
+    const bad = pipe(dir, 'metrics', 'diff', 'no-such-rev');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /cannot read pipe.lock at git revision 'no-such-rev': fatal: invalid object name 'no-such-rev'/);
+  });
+
+  it('training stages log scalars per step: metric events, kept in the cache as they come, through a kill and a resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pipe-scalars-'));
+    for (const f of ['pipeline.yaml', 'pipe.lock']) cpSync(join(dirname(PIPE), '..', 'ci', f), join(dir, f));
+    const r = pipe(dir, 'run', '--until', 'train-vae', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const events = lines(r.stdout).filter((e) => e.event === 'metric' && e.stage === 'train-vae') as Array<{ step: number; values: Record<string, number> }>;
+    // 64 images in batches of 32 for 2 epochs.
+    assert.deepEqual(events.map((e) => e.step), [1, 2, 3, 4]);
+    assert.deepEqual(Object.keys(events[0]!.values), ['total', 'recon', 'kl', 'lr', 'imagesPerSecond']);
+    const table = pipe(dir, 'scalars', 'train-vae').stdout.trim().split('\n');
+    assert.equal(table[0], 'step,total,recon,kl,lr,imagesPerSecond');
+    assert.deepEqual(table.slice(1).map((l) => l.split(',').slice(0, 5).map(Number)), events.map((e) => [e.step, e.values.total, e.values.recon, e.values.kl, e.values.lr]));
+    // Killed mid-training, the run keeps the rows it logged; the resumed run logs only the steps after its checkpoint.
+    const sets = ['run', '--until', 'train-vae', '-S', 'train-vae.epochs=30', '--json'];
+    const p = pipeAsync(dir, ...sets);
+    let out = '';
+    p.child.stdout!.on('data', (d) => (out += d));
+    await waitFor(() => /"event":"metric","stage":"train-vae","step":1[2-9]/.test(out), 60_000);
+    p.child.kill('SIGKILL');
+    await p.done;
+    const resumed = pipe(dir, ...sets);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const steps = lines(resumed.stdout).filter((e) => e.event === 'metric').map((e) => e.step as number);
+    assert.ok(steps[0]! > 1 && steps.at(-1) === 60, `resumed at step ${steps[0]}`);
+    const all = pipe(dir, 'scalars', 'train-vae', '--experiment', 'epochs=30', '--json').stdout.trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(all, Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.match(pipe(dir, 'scalars', 'ingest').stderr, /stage 'ingest' logged no scalars in that run \(only training stages do\)/);
   });
 });

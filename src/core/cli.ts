@@ -353,6 +353,56 @@ cli
   });
 
 cli
+  .command('scalars <stage>', "The per-step scalars a training stage logged (loss terms, lr, throughput), as CSV or --json lines: pipe.lock's run, or an experiment's")
+  .option('--experiment <name>', 'The run of this experiment (see pipe exp show) instead of pipe.lock\'s')
+  .example('pipe scalars train-gan > gan-steps.csv')
+  .example('pipe scalars train-vae --experiment lr=1e-4 --json')
+  .action(async (stage: string, opts: CommonOpts & { experiment?: string }) => {
+    const { experimentRows, findRow, WORKSPACE } = await import('./experiment-rows.js');
+    const { csv } = await import('./comparison.js');
+    const project = await open(opts);
+    try {
+      project.dag.names([stage], 'pipe scalars');
+      const row = findRow(experimentRows(project), opts.experiment ?? WORKSPACE);
+      const fp = row.fingerprints[stage];
+      if (!fp) throw new ConfigError(`${row.name} has no result for stage '${stage}'${row.source === 'workspace' ? " (run 'pipe run' first)" : ''}`);
+      const rows = project.store.scalarsOf(fp);
+      if (opts.json) for (const r of rows) console.log(JSON.stringify({ step: r.step, ...r.values }));
+      else {
+        const keys = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+        process.stdout.write(csv(['step', ...keys], rows.map((r) => [String(r.step), ...keys.map((k) => (r.values[k] === undefined || r.values[k] === null ? '' : String(r.values[k])))])));
+      }
+      if (!rows.length) process.stderr.write(`stage '${stage}' logged no scalars in that run (only training stages do)\n`);
+    } finally {
+      await project.close();
+    }
+  });
+
+for (const what of ['params', 'metrics'] as const) {
+  const command = cli.command(`${what} <action> [rev]`, what === 'params' ? "Actions: diff [REV]: the params pipeline.yaml sets now against pipe.lock's (or those of pipe.lock at a git revision)" : "Actions: diff [REV]: the metrics of pipe.lock's results against those of pipe.lock at a git revision (default HEAD)");
+  if (what === 'metrics') command.option('--all', 'Also the metrics that did not change');
+  command
+    .example(what === 'params' ? 'pipe params diff HEAD~1' : 'pipe metrics diff main')
+    .action(async (action: string, rev: string | undefined, opts: CommonOpts & { all?: boolean }) => {
+      if (action !== 'diff') throw new ConfigError(`unknown ${what} action '${action}'; try 'pipe ${what} diff'`);
+      const { lockAt, metricsDiff, paramsDiff } = await import('./lock-diff.js');
+      const { markdownTable } = await import('./comparison.js');
+      const project = await open(opts);
+      try {
+        const ref = rev ?? (what === 'metrics' ? 'HEAD' : undefined);
+        const old = ref ? lockAt(project.pipeline.dir, ref) : project.lock;
+        const rows = what === 'params' ? paramsDiff(project, old) : metricsDiff(project, old, !!opts.all);
+        const then = ref ?? 'pipe.lock';
+        if (opts.json) for (const r of rows) console.log(JSON.stringify(r));
+        else if (!rows.length) console.log(`no ${what} differ from ${then}'s`);
+        else console.log(markdownTable([what === 'params' ? 'param' : 'metric', then, what === 'params' ? 'pipeline.yaml' : 'workspace', ...(what === 'metrics' ? ['change'] : [])], rows.map((r) => [r.key, r.old, r.new, ...(what === 'metrics' ? [r.change ?? ''] : [])])));
+      } finally {
+        await project.close();
+      }
+    });
+}
+
+cli
   .command('dag', 'Print the stage graph')
   .example('pipe dag --mermaid > dag.mmd')
   .option('--mermaid', 'As a Mermaid flowchart')

@@ -66,6 +66,8 @@ export function makeContext(args: {
 }): StageContext {
   const { spec, store, reporter, collected, fingerprint } = args;
   const stage = spec.name;
+  // A run from scratch logs its steps anew; one resumed from a checkpoint keeps the rows before it.
+  if (args.fresh || !store.storedCheckpoint(fingerprint)) store.clearScalars(fingerprint);
   const write = (key: string, data: Uint8Array | string) => {
     checkArtifactKey(key);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -132,6 +134,10 @@ export function makeContext(args: {
     artifacts: {
       write: (path, data) => write(path, data),
       writeShared: (path, data) => write(`/${path}`, data),
+    },
+    scalars(step, values) {
+      store.putScalars(fingerprint, step, values);
+      reporter.scalars(stage, step, values);
     },
     metrics(values, info = {}) {
       Object.assign(collected.metrics, values);

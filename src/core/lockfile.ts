@@ -28,9 +28,13 @@ export function lockPath(dir: string): string {
 export function readLock(dir: string): LockFile {
   const path = lockPath(dir);
   if (!existsSync(path)) return { version: 1, stages: {} };
-  const invalid = (why: string) => new ConfigError(`${path}: not a valid lock file (${why}); delete it and run 'pipe run' to rebuild it`);
-  if (!statSync(path).isFile()) throw invalid('it is not a file');
-  const text = readFileSync(path, 'utf8');
+  if (!statSync(path).isFile()) throw new ConfigError(`${path}: not a valid lock file (it is not a file); delete it and run 'pipe run' to rebuild it`);
+  return parseLock(readFileSync(path, 'utf8'), path);
+}
+
+/** A lock file's text, checked for shape; `where` names it in errors (a path, or `REV:pipe.lock`). */
+export function parseLock(text: string, where: string): LockFile {
+  const invalid = (why: string) => new ConfigError(`${where}: not a valid lock file (${why}); delete it and run 'pipe run' to rebuild it`);
   let data: unknown;
   try {
     // Written as JSON (which is YAML) because JSON.parse is many times faster; a hand-edited YAML lock still reads.

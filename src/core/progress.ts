@@ -44,6 +44,9 @@ class JsonReporter implements Reporter {
   progressEnd(stage: string, label: string) {
     this.emit({ event: 'progress-end', stage, label });
   }
+  scalars(stage: string, step: number, values: Record<string, number>) {
+    this.emit({ event: 'metric', stage, step, values });
+  }
   close() {}
 }
 
@@ -61,11 +64,13 @@ export function replay(reporter: Reporter, e: Record<string, unknown>): void {
       return reporter.warn(String(e.msg));
     case 'info':
       return reporter.info(String(e.msg));
+    case 'metric':
+      return reporter.scalars(s, Number(e.step), e.values as Record<string, number>);
   }
 }
 
 /** Says nothing: the default when pipe runs as a library. */
-const SILENT: Reporter = { plan() {}, info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, close() {} };
+const SILENT: Reporter = { plan() {}, info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, scalars() {}, close() {} };
 
 export interface ReporterOptions {
   /** false (--no-progress): plain lines on a terminal too. */

@@ -20,6 +20,8 @@ export interface Reporter {
   log(stage: string, level: 'info' | 'warn', msg: string): void;
   progress(stage: string, label: string, done: number, total: number, info?: string): void;
   progressEnd(stage: string, label: string): void;
+  /** A training step's scalars (ctx.scalars). */
+  scalars(stage: string, step: number, values: Record<string, number>): void;
   close(): void;
 }
 
@@ -85,5 +87,7 @@ export class TextReporter implements Reporter {
   progressEnd(stage: string, label: string) {
     this.started.delete(`${stage}/${label}`);
   }
+  /** People read the losses on the progress line; the rows go to --json and the cache. */
+  scalars() {}
   close() {}
 }

@@ -87,6 +87,12 @@ export interface StageContext<P = Record<string, unknown>> {
   };
   /** Records metrics; `info` says which way each improves (and which are timings). */
   metrics(values: Record<string, unknown>, info?: MetricInfo): void;
+  /**
+   * Per-step scalars (loss terms, learning rate, throughput): kept in the
+   * cache with the run as they come, so a killed run keeps what it logged, and
+   * sent as `metric` events (`pipe run --json`); `pipe scalars STAGE` reads them.
+   */
+  scalars(step: number, values: Record<string, number>): void;
   /** Resumable work: the last saved checkpoint for this exact fingerprint. */
   checkpoint: {
     load(): Checkpoint | undefined;

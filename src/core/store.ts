@@ -100,6 +100,9 @@ export interface ExperimentEntry {
   fingerprints: Record<string, string>;
 }
 
+/** Zero-padded steps keep a run's rows in step order under its fingerprint. */
+const scalarKey = (fingerprint: string, step: number) => `${fingerprint}:${String(step).padStart(12, '0')}`;
+
 export interface HistoryEntry {
   at: string;
   fingerprints: string[];
@@ -135,6 +138,7 @@ export class Store {
   private readonly history: Database<HistoryEntry, number>;
   private readonly sweeps: Database<SweepEntry, string>;
   private readonly experiments: Database<ExperimentEntry, string>;
+  private readonly scalarRows: Database<Record<string, number>, string>;
   private readonly sums: Database<string, string>;
   private pending = new Map<string, Uint8Array>();
 
@@ -150,6 +154,7 @@ export class Store {
     this.history = this.root.openDB({ name: 'history' });
     this.sweeps = this.root.openDB({ name: 'sweeps' });
     this.experiments = this.root.openDB({ name: 'experiments' });
+    this.scalarRows = this.root.openDB({ name: 'scalars' });
     this.sums = this.root.openDB({ name: 'sums', encoding: 'string' });
   }
 
@@ -422,6 +427,26 @@ export class Store {
     return unknown;
   }
 
+  /**
+   * Adds one step's scalars of a run. Not awaited: lmdb-js commits such writes
+   * in batches off the training loop, and a row lost to a kill costs nothing
+   * but that row.
+   */
+  putScalars(fingerprint: string, step: number, values: Record<string, number>): void {
+    this.scalarRows.put(scalarKey(fingerprint, step), values).catch(() => {});
+  }
+
+  /** The scalars a run logged, in step order. */
+  scalarsOf(fingerprint: string): Array<{ step: number; values: Record<string, number> }> {
+    return [...this.scalarRows.getRange({ start: `${fingerprint}:`, end: `${fingerprint};` })].map((e) => ({ step: Number((e.key as string).slice(fingerprint.length + 1)), values: e.value }));
+  }
+
+  /** Forgets a run's scalars (it starts again from scratch). */
+  clearScalars(fingerprint: string): void {
+    const keys = [...this.scalarRows.getKeys({ start: `${fingerprint}:`, end: `${fingerprint};` })] as string[];
+    if (keys.length) this.root.transactionSync(() => keys.forEach((k) => this.scalarRows.removeSync(k)));
+  }
+
   recordHistory(fingerprints: string[]): void {
     const last = [...this.history.getKeys({ reverse: true, limit: 1 })][0] as number | undefined;
     this.history.putSync((last ?? 0) + 1, { at: new Date().toISOString(), fingerprints });
@@ -463,6 +488,7 @@ export class Store {
       }
     }
     const dropStats = this.statKeys().filter((p) => !liveStatPaths(p));
+    const dropScalars = ([...this.scalarRows.getKeys({})] as string[]).filter((k) => !keep.has(k.slice(0, k.indexOf(':'))));
     this.root.transactionSync(() => {
       for (const fp of dropRuns) this.runs.removeSync(fp);
       for (const fp of dropCkpts) this.ckpts.removeSync(fp);
@@ -472,6 +498,7 @@ export class Store {
       }
       for (const p of dropStats) this.stats.removeSync(p);
       for (const k of dropItems) this.items.removeSync(k);
+      for (const k of dropScalars) this.scalarRows.removeSync(k);
     });
     return { bytes, blobs: dropBlobs.length, runs: dropRuns.length };
   }

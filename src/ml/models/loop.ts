@@ -81,8 +81,10 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
       const indices = order.slice(b * bs, (b + 1) * bs);
       indices.forEach((idx, k) => batchData.set((images.data as Float32Array).subarray(idx * px, (idx + 1) * px), k * px));
       const batch = tf.tensor4d(batchData, [bs, h, w, c]);
+      const tb = performance.now();
       const losses = await spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch, indices);
       batch.dispose();
+      ctx.scalars(epoch * batches + b + 1, { ...losses, lr: ctx.params.lr, imagesPerSecond: bs / Math.max(1e-6, (performance.now() - tb) / 1000) });
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {
         const kept = epoch === 0 ? 'no checkpoint exists yet' : `the checkpoint after epoch ${epoch} is kept`;
