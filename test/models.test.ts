@@ -141,7 +141,7 @@ describe('models', () => {
 });
 
 /** A StageContext with an in-memory checkpoint, enough for trainLoop. */
-function fakeContext(params: { epochs: number; batchSize: number; seed: number; lr: number }, store: { ckpt?: Checkpoint }, stopAfter?: number) {
+function fakeContext(params: { epochs: number; batchSize: number; seed: number; lr: number }, store: { ckpt?: Checkpoint; steps?: number[] }, stopAfter?: number) {
   const ctrl = new AbortController();
   const ctx = {
     name: 't',
@@ -149,6 +149,7 @@ function fakeContext(params: { epochs: number; batchSize: number; seed: number; 
     signal: ctrl.signal,
     log: { info: () => {}, warn: () => {} },
     progress: () => ({ tick: () => {}, done: () => {} }),
+    scalars: (step: number) => (store.steps ??= []).push(step),
     checkpoint: {
       load: () => store.ckpt,
       save: (step: number, tensors: Record<string, Tensor>, state?: unknown) => {
@@ -216,12 +217,17 @@ describe('training loop', () => {
   const params = { epochs: 3, batchSize: 8, seed: 4, lr: 0.002 };
 
   it('resuming from a checkpoint gives bit-identical weights to an uninterrupted run', async () => {
-    const whole = await trainVae(tf, images, fakeContext(params, {}));
-    const store: { ckpt?: Checkpoint } = {};
+    const uninterrupted: { steps?: number[] } = {};
+    const whole = await trainVae(tf, images, fakeContext(params, uninterrupted));
+    const store: { ckpt?: Checkpoint; steps?: number[] } = {};
     await assert.rejects(trainVae(tf, images, fakeContext(params, store, 1)), /abort/i);
     assert.equal(store.ckpt?.step, 1);
+    const logged = store.steps!.length;
     const resumed = await trainVae(tf, images, fakeContext(params, store));
     assert.deepEqual(resumed, whole);
+    // One scalar row per batch, numbered across epochs; the resumed run goes on after the checkpoint's steps.
+    assert.deepEqual(store.steps, uninterrupted.steps);
+    assert.ok(logged > 0 && logged < uninterrupted.steps!.length);
   });
 
   it('stops on a NaN loss, naming the epoch and batch, and keeps the last checkpoint', async () => {

@@ -79,14 +79,16 @@ CONF
   # Right after `mon stat` answers, the mon may still refuse commands while its services initialise ("EPERM:
   # problem getting command descriptions from mon"): `osd create` with a uuid is idempotent, so it is retried.
   wait_for 20 ceph -c "$CONF" osd create "$osd_uuid"
+  # The OSD asks the mon to check the cluster's fsid at boot; until the mon's osdmap carries it, that fails.
+  wait_for 20 sh -c "ceph -c '$CONF' osd dump | grep -q '^fsid $fsid'"
   ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" --no-mon-config >/dev/null 2>&1
-  # The OSD's first commands to the mon can race its learning the cluster's fsid ("handle_command on fsid
-  # 0000… != …", exit 250, about one start in ten here): it is started again, at most three times.
+  # Even then the OSD's first commands can race the mon ("wrong fsid", exit 250; seen three starts in a row
+  # on a loaded machine): it is started again, at most ten times, a second apart.
   local try
-  for try in 1 2 3; do
+  for try in $(seq 10); do
     ceph-osd -c "$CONF" -i 0 2>>"$DIR/log/daemons.err" && break
-    [ "$try" = 3 ] && false
-    sleep 0.5
+    [ "$try" = 10 ] && false
+    sleep 1
   done
   ceph-mgr -c "$CONF" -i x 2>>"$DIR/log/daemons.err"
   wait_for 30 sh -c "ceph -c '$CONF' osd stat | grep -q '1 up'"

@@ -5,6 +5,7 @@
 import { relative } from 'node:path';
 import { loadPipeline, parseOverride, type Pipeline } from './config.js';
 import { ConfigError } from './errors.js';
+import { journaled } from './journal.js';
 import { remoteConfig } from './remote/backend.js';
 import { cleanTempFiles } from './lockfile.js';
 import { acquireRunLock } from './mutex.js';
@@ -58,8 +59,11 @@ export interface RunPipelineOptions extends Partial<Omit<RunOptions, 'reporter' 
 /** Runs the stale stages of a pipeline, as `pipe run` does; resolves with what happened to each selected stage. */
 export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Promise<StageResult[]> {
   const pipeline = pipelineOf(ref, opts.set);
-  const reporter = opts.reporter ?? (await makeReporter('silent'));
-  const release = opts.dryRun ? async () => {} : await holdCache(pipeline, 'run', reporter, opts.wait !== false);
+  const own = opts.reporter ?? (await makeReporter('silent'));
+  const release = opts.dryRun ? async () => {} : await holdCache(pipeline, 'run', own, opts.wait !== false);
+  // What pipe ui shows of a run: its events, journaled in the cache while it runs.
+  const journal = opts.dryRun ? undefined : journaled(own, pipeline.cacheDir);
+  const reporter = journal?.reporter ?? own;
   try {
     // A run with overrides is an experiment: recorded, and pipe.lock keeps describing pipeline.yaml.
     const experiment = pipeline.overrides.length > 0 && !opts.dryRun;
@@ -99,6 +103,7 @@ export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Prom
       await project.close();
     }
   } finally {
+    journal?.end();
     await release();
   }
 }

@@ -378,6 +378,22 @@ cli
     }
   });
 
+cli
+  .command('ui', 'A local web app for this pipeline: the DAG with live stage states, per-step curves, progress frames, experiments compared')
+  .option('--port <n>', 'Port (0: any free one)', { default: 8750 })
+  .option('--host <host>', 'Address to listen on', { default: '127.0.0.1' })
+  .option('--allow-remote', 'Allow a non-loopback --host (the app has no login)')
+  .example('pipe ui --port 9000')
+  .action(async (opts: CommonOpts & { port: unknown; host: string; allowRemote?: boolean }) => {
+    const { UiServer } = await import('./ui/server.js');
+    const server = new UiServer(load(opts));
+    const url = await server.listen(String(opts.host), wholeNumber(opts.port, '--port', 0), !!opts.allowRemote);
+    console.log(`pipe ui on ${url} (Ctrl-C stops it)`);
+    await new Promise<void>((done) => {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void server.close().then(done));
+    });
+  });
+
 for (const what of ['params', 'metrics'] as const) {
   const command = cli.command(`${what} <action> [rev]`, what === 'params' ? "Actions: diff [REV]: the params pipeline.yaml sets now against pipe.lock's (or those of pipe.lock at a git revision)" : "Actions: diff [REV]: the metrics of pipe.lock's results against those of pipe.lock at a git revision (default HEAD)");
   if (what === 'metrics') command.option('--all', 'Also the metrics that did not change');

@@ -15,8 +15,8 @@ class QuietReporter extends TextReporter {
   override progress() {}
 }
 
-class JsonReporter implements Reporter {
-  constructor(private readonly out: NodeJS.WritableStream) {}
+export class JsonReporter implements Reporter {
+  constructor(private readonly out: { write(text: string): unknown }) {}
   private emit(event: Record<string, unknown>) {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
   }
