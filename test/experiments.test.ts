@@ -161,4 +161,17 @@ describe('experiments', () => {
     assert.deepEqual(all, Array.from({ length: 60 }, (_, i) => i + 1));
     assert.match(pipe(dir, 'scalars', 'ingest').stderr, /stage 'ingest' logged no scalars in that run \(only training stages do\)/);
   });
+
+  it('each sweep variant is an experiment too: git state, times, what each stage did; gc --drop-sweeps takes them', () => {
+    const dir = gitProject();
+    assert.equal(pipe(dir, 'sweep', '-S', 'gen.scale=2,3', '--name', 'sw').code, 0);
+    const rows = lines(pipe(dir, 'exp', 'show', '--json').stdout).filter((r) => r.source === 'sweep');
+    assert.deepEqual(rows.map((r) => r.name), ['sw/scale=2', 'sw/scale=3']);
+    assert.deepEqual(rows[0]!.params, { 'gen.scale': '2' });
+    assert.equal((rows[0]!.git as { dirty: boolean }).dirty, false);
+    assert.deepEqual(rows[1]!.stages, { gen: { outcome: 'ran', seconds: (rows[1]!.stages as Record<string, { seconds: number }>).gen!.seconds }, score: { outcome: 'ran', seconds: (rows[1]!.stages as Record<string, { seconds: number }>).score!.seconds } });
+    assert.match(pipe(dir, 'exp', 'diff', 'sw/scale=2', 'sw/scale=3').stdout, /\| score.sum \| 12 \| 18 \| \+6 \|/);
+    pipe(dir, 'gc', '--drop-sweeps');
+    assert.deepEqual(lines(pipe(dir, 'exp', 'show', '--json').stdout).map((r) => r.name), ['workspace']);
+  });
 });

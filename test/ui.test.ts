@@ -35,8 +35,11 @@ describe('pipe ui in a real browser', () => {
     try {
       await waitFor(() => /pipe ui on (http:\S+)/.test(out), 20_000);
       const page = await b.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(/pipe ui on (http:\S+)/.exec(out)![1]!);
       await page.waitForSelector('#live[data-connected="true"]');
+      await page.waitForFunction(() => document.querySelectorAll('.stage').length > 0);
       const stages = await page.$$eval('.stage', (els) => els.map((e) => [(e as HTMLElement).dataset.stage, (e as HTMLElement).dataset.state]));
       assert.deepEqual(stages.map(([s]) => s).sort(), ['augment', 'evaluate', 'features', 'ingest', 'resize', 'sample', 'train-gan', 'train-vae']);
       assert.ok(stages.every(([, st]) => st === 'stale'), JSON.stringify(stages));
@@ -65,6 +68,9 @@ describe('pipe ui in a real browser', () => {
       await page.waitForFunction(() => document.querySelector<HTMLElement>('#comparison-curves')!.dataset.series === '2');
       const row = await page.$$eval('#comparison-table tr[data-key="train-vae.latent"] td', (tds) => tds.map((td) => td.textContent));
       assert.deepEqual(row, ['train-vae.latent', '2', '3']);
+      // The samples' grids are shown too.
+      assert.ok((await page.$$('#images figure[data-stage="sample"] img')).length > 0, 'sample grids');
+      assert.deepEqual(errors, [], 'no script errors on the page');
     } finally {
       await b.close();
       ui.child.kill('SIGTERM');

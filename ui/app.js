@@ -24,6 +24,23 @@ async function load() {
   renderExperiments();
   await fillCurveStages();
   fillFrames();
+  renderImages();
+}
+
+function zoom(src) {
+  $('#zoom img').src = src;
+  $('#zoom').showModal();
+}
+
+function renderImages() {
+  const figures = Object.entries(state.images).flatMap(([stage, urls]) =>
+    urls.map((u) => {
+      const img = el('img', { src: u, alt: u, loading: 'lazy' });
+      img.onclick = () => zoom(u);
+      return el('figure', { 'data-stage': stage }, [img, el('figcaption', {}, u.replace('/artifacts/', ''))]);
+    }),
+  );
+  $('#images').replaceChildren(...(figures.length ? figures : [el('p', {}, 'no images yet')]));
 }
 
 let reloading;
@@ -68,6 +85,9 @@ function onRun(e) {
   } else if (ev.event === 'metric' && ev.stage === curve.stage) {
     curve.rows.push({ step: ev.step, values: ev.values });
     drawCurve();
+  } else if (ev.event === 'artifact' && ev.path.endsWith('.png')) {
+    // A new progress frame or sample grid: shown as soon as it is written.
+    reloadSoon();
   }
   if (ev.event !== 'metric') renderDag();
 }
@@ -208,10 +228,7 @@ $('#smoothing').oninput = drawCurve;
 $('#log-scale').onchange = drawCurve;
 $('#frame-stage').onchange = () => showFrame(true);
 $('#frame-epoch').oninput = () => showFrame(false);
-$('#frame').onclick = () => {
-  $('#zoom img').src = $('#frame').src;
-  $('#zoom').showModal();
-};
+$('#frame').onclick = () => zoom($('#frame').src);
 $('#filter').oninput = renderExperiments;
 $('#compare').onclick = compare;
 $('#comparison-stage').onchange = compare;

@@ -1,3 +1,4 @@
+import { relative, sep } from 'node:path';
 import type { StageSpec } from './config.js';
 import { artifactPath, checkArtifactKey, writeArtifact } from './artifacts.js';
 import { CacheCorrupt } from './errors.js';
@@ -71,8 +72,10 @@ export function makeContext(args: {
   const write = (key: string, data: Uint8Array | string) => {
     checkArtifactKey(key);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    writeArtifact(artifactPath(args.artifactsDir, stage, key), bytes);
+    const path = artifactPath(args.artifactsDir, stage, key);
+    writeArtifact(path, bytes);
     collected.files[key] = { type: 'file', hash: store.stageBlob(bytes), bytes: bytes.length };
+    reporter.artifact(stage, relative(args.artifactsDir, path).split(sep).join('/'));
   };
   const memoKey = (key: string) => `${spec.kind.kind}:${args.codeHash}:${key}`;
   const bound = (input: string): string[] => {

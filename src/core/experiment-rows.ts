@@ -18,10 +18,13 @@ export function experimentRows(project: Project): ExperimentRow[] {
   const { store, pipeline } = project;
   const row = (name: string, params: Record<string, string>, fingerprints: Record<string, string>, source: ExperimentRow['source'], experiment?: ExperimentEntry): ExperimentRow => ({ name, params, fingerprints, source, experiment, metrics: variantMetrics(store, fingerprints) });
   const rows = [row(WORKSPACE, {}, Object.fromEntries(Object.entries(project.lock.stages).map(([s, e]) => [s, e.fingerprint])), 'workspace')];
-  for (const e of store.allExperiments().filter((x) => x.file === pipeline.file)) rows.push(row(e.name, e.params, e.fingerprints, 'experiment', e));
-  for (const sw of store.allSweeps().filter((x) => x.file === pipeline.file)) {
-    for (const v of sw.variants) rows.push(row(`${sw.name}/${v.name}`, v.params, v.fingerprints, 'sweep'));
-  }
+  const sweeps = store.allSweeps().filter((x) => x.file === pipeline.file);
+  const variants = new Set(sweeps.flatMap((sw) => sw.variants.map((v) => `${sw.name}/${v.name}`)));
+  const experiments = store.allExperiments().filter((x) => x.file === pipeline.file);
+  for (const e of experiments) rows.push(row(e.name, e.params, e.fingerprints, variants.has(e.name) ? 'sweep' : 'experiment', e));
+  // Sweeps recorded before their variants were experiments too.
+  const known = new Set(experiments.map((e) => e.name));
+  for (const sw of sweeps) for (const v of sw.variants) if (!known.has(`${sw.name}/${v.name}`)) rows.push(row(`${sw.name}/${v.name}`, v.params, v.fingerprints, 'sweep'));
   return rows;
 }
 

@@ -51,6 +51,11 @@ export function checkName(store: Store, name: string, overrides: Override[]): vo
   }
 }
 
+/** The entry of one finished experiment: `stages` says what each stage did (ran, or came from the cache) and how long it took. */
+export function experimentEntry(opts: { name: string; file: string; dir: string; params: Record<string, string>; started: Date; stages: ExperimentEntry['stages']; fingerprints: Record<string, string> }): ExperimentEntry {
+  return { name: opts.name, file: opts.file, params: opts.params, git: gitState(opts.dir), started: opts.started.toISOString(), finished: new Date().toISOString(), stages: opts.stages, fingerprints: opts.fingerprints };
+}
+
 /**
  * Records a `pipe run` with overrides as an experiment. Its name is the one
  * asked for, else made from its params; a name already taken by other
@@ -64,16 +69,8 @@ export function recordExperiment(store: Store, opts: { file: string; dir: string
   const same = (e: ExperimentEntry | undefined) => !!e && JSON.stringify(e.params) === JSON.stringify(params) && JSON.stringify(e.fingerprints) === JSON.stringify(opts.fingerprints);
   let name = base;
   for (let i = 2; taken.has(name) && !same(taken.get(name)) && !opts.name; i++) name = `${base}-${i}`;
-  const entry: ExperimentEntry = {
-    name,
-    file: opts.file,
-    params,
-    git: gitState(opts.dir),
-    started: opts.started.toISOString(),
-    finished: new Date().toISOString(),
-    stages: Object.fromEntries(opts.results.map((r) => [r.stage, { outcome: r.outcome, seconds: r.seconds }])),
-    fingerprints: opts.fingerprints,
-  };
+  const stages = Object.fromEntries(opts.results.map((r) => [r.stage, { outcome: r.outcome, seconds: r.seconds }]));
+  const entry = experimentEntry({ name, file: opts.file, dir: opts.dir, params, started: opts.started, stages, fingerprints: opts.fingerprints });
   store.putExperiment(entry);
   return entry;
 }

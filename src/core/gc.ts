@@ -9,7 +9,11 @@ export interface GcResult {
 
 /** Keeps what pipe.lock, the last `keep` runs, recorded sweeps and experiments reference; drops the rest of the cache. */
 export function collectGarbage(project: Project, keep: number, dropSweeps = false): GcResult {
-  if (dropSweeps) project.store.clearSweeps();
+  if (dropSweeps) {
+    // A sweep's variants are experiments named sweep/variant: they go with it.
+    project.store.removeExperiments(project.store.allSweeps().flatMap((s) => s.variants.map((v) => `${s.name}/${v.name}`)));
+    project.store.clearSweeps();
+  }
   const live = new Set<string>(Object.values(project.lock.stages).map((e) => e.fingerprint));
   for (const h of project.store.recentHistory(keep)) for (const fp of h.fingerprints) live.add(fp);
   // Sweep variants stay listable by `pipe exp show` with their metrics.

@@ -7,7 +7,7 @@ import type { Reporter } from './reporter.js';
 export const liveDir = (cacheDir: string) => join(cacheDir, 'live');
 
 /** Every method of a Reporter: the mapped type makes a new one a compile error here until it is listed. */
-const METHODS: { [K in keyof Reporter]: true } = { plan: true, info: true, warn: true, stageStart: true, stageEnd: true, log: true, progress: true, progressEnd: true, scalars: true, close: true };
+const METHODS: { [K in keyof Reporter]: true } = { plan: true, info: true, warn: true, stageStart: true, stageEnd: true, log: true, progress: true, progressEnd: true, scalars: true, artifact: true, close: true };
 
 /** Sends every event to both reporters: the user's, and the journal. */
 function tee(a: Reporter, b: Reporter): Reporter {

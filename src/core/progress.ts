@@ -47,6 +47,9 @@ export class JsonReporter implements Reporter {
   scalars(stage: string, step: number, values: Record<string, number>) {
     this.emit({ event: 'metric', stage, step, values });
   }
+  artifact(stage: string, path: string) {
+    this.emit({ event: 'artifact', stage, path });
+  }
   close() {}
 }
 
@@ -66,11 +69,13 @@ export function replay(reporter: Reporter, e: Record<string, unknown>): void {
       return reporter.info(String(e.msg));
     case 'metric':
       return reporter.scalars(s, Number(e.step), e.values as Record<string, number>);
+    case 'artifact':
+      return reporter.artifact(s, String(e.path));
   }
 }
 
 /** Says nothing: the default when pipe runs as a library. */
-const SILENT: Reporter = { plan() {}, info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, scalars() {}, close() {} };
+const SILENT: Reporter = { plan() {}, info() {}, warn() {}, stageStart() {}, stageEnd() {}, log() {}, progress() {}, progressEnd() {}, scalars() {}, artifact() {}, close() {} };
 
 export interface ReporterOptions {
   /** false (--no-progress): plain lines on a terminal too. */

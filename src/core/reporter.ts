@@ -22,6 +22,8 @@ export interface Reporter {
   progressEnd(stage: string, label: string): void;
   /** A training step's scalars (ctx.scalars). */
   scalars(stage: string, step: number, values: Record<string, number>): void;
+  /** A file a stage wrote under artifacts/ while it runs (a progress frame, a sample grid): its path there. */
+  artifact(stage: string, path: string): void;
   close(): void;
 }
 
@@ -89,5 +91,7 @@ export class TextReporter implements Reporter {
   }
   /** People read the losses on the progress line; the rows go to --json and the cache. */
   scalars() {}
+  /** Files are where the stage said; --json and pipe ui follow them. */
+  artifact() {}
   close() {}
 }

@@ -4,7 +4,7 @@ import { loadPipeline, parseOverride, type Override } from './config.js';
 import { artifactPath, writeArtifact } from './artifacts.js';
 import { ConfigError, StageFailed } from './errors.js';
 import { executeInWorker, stageFailure } from './execute.js';
-import { paramsName } from './experiments.js';
+import { experimentEntry, overrideParams, paramsName } from './experiments.js';
 import { hashJson } from './hash.js';
 import { Project } from './project.js';
 import type { Reporter } from './progress.js';
@@ -95,6 +95,9 @@ export async function sweep(opts: {
   remoteUrl?: string;
 }): Promise<SweepRecord> {
   const variants = expand(opts.axes);
+  const started = new Date();
+  /** Results this sweep made (the rest came from the cache or the remote). */
+  const ran = new Set<string>();
   const name = opts.name ?? `sweep-${hashJson({ base: opts.base, axes: opts.axes }).slice(0, 8)}`;
   const main = await Project.open(loadPipeline(opts.file, opts.base));
   const shared = { store: main.store, hasher: main.hasher };
@@ -159,6 +162,7 @@ export async function sweep(opts: {
               throw stageFailure(stage, e, opts.signal);
             }
             opts.reporter.stageEnd(label, 'ran', (performance.now() - t0) / 1000);
+            ran.add(fp);
           }
           records.set(fp, rec);
         }),
@@ -173,12 +177,15 @@ export async function sweep(opts: {
     const { runSweepJobs } = await import('./executors/sweep-jobs.js');
     const remote = await openRemote(main, requireRemote(main.pipeline, opts.remoteUrl));
     const sets = (v: Variant) => [...opts.base, ...Object.entries(v.params).map(([k, raw]) => parseOverride(`${k}=${raw}`))].flatMap((o) => ['-S', `${o.target}.${o.path.join('.')}=${o.raw}`]);
-    await runSweepJobs(main, variants.map((v) => ({ name: v.name, project: projects.get(v.name)!, sets: sets(v) })), remote, opts.reporter, opts.signal);
+    const submitted = await runSweepJobs(main, variants.map((v) => ({ name: v.name, project: projects.get(v.name)!, sets: sets(v) })), remote, opts.reporter, opts.signal);
     for (const stage of main.dag.order) {
       const records = new Map<string, RunRecord>();
       for (const [vn, p] of projects) {
         const fp = p.state(stage).fingerprint!;
-        const rec = p.store.getRun(fp) ?? (await remote.pullRecord(fp));
+        const local = p.store.getRun(fp);
+        const rec = local ?? (await remote.pullRecord(fp));
+        // Pulled after the jobs ran: the cluster made it (or it was on the remote, and no task ran for it).
+        if (!local && submitted.has(stage)) ran.add(fp);
         if (!rec) throw new StageFailed(stage, new Error(`its SLURM job for ${vn} completed but ${remote.backend.url} has no run record for fingerprint ${fp.slice(0, 12)}`));
         records.set(fp, rec);
       }
@@ -192,6 +199,17 @@ export async function sweep(opts: {
   for (const [stage, entry] of Object.entries(main.lock.stages)) {
     const rec = main.pipeline.stages.get(stage)?.command && main.store.getRun(entry.fingerprint);
     if (rec) syncOuts(main.store, main.pipeline.dir, stage, rec.outputs, hashFile);
+  }
+  // Each variant is an experiment too (`sweep/variant`): its git state, times, and what each stage did.
+  const baseParams = overrideParams(opts.base);
+  for (const v of variants) {
+    const p = projects.get(v.name)!;
+    const stageInfo = Object.fromEntries(main.dag.order.map((stage) => {
+      const fp = p.lock.stages[stage]!.fingerprint;
+      return [stage, { outcome: ran.has(fp) ? 'ran' : 'cached', seconds: main.store.getRun(fp)?.seconds ?? 0 }];
+    }));
+    const fingerprints = Object.fromEntries(Object.entries(p.lock.stages).map(([s, e]) => [s, e.fingerprint]));
+    main.store.putExperiment(experimentEntry({ name: `${name}/${v.name}`, file: main.pipeline.file, dir: main.pipeline.dir, params: { ...baseParams, ...v.params }, started, stages: stageInfo, fingerprints }));
   }
   const record: SweepRecord = {
     name,

@@ -21,9 +21,10 @@ export interface VariantJob {
  * array after the arrays of its upstream stages. Results on the remote are
  * pulled instead. Command stages share the workspace, so their tasks take
  * turns, across arrays too, as they do in a local sweep. Resolves when every
- * task has finished and pushed its result; the caller pulls the results.
+ * task has finished and pushed its result, with the stages that had tasks;
+ * the caller pulls the results.
  */
-export async function runSweepJobs(main: Project, variants: VariantJob[], remote: Remote, reporter: Reporter, signal: AbortSignal): Promise<void> {
+export async function runSweepJobs(main: Project, variants: VariantJob[], remote: Remote, reporter: Reporter, signal: AbortSignal): Promise<Set<string>> {
   const onRemote = await remote.remoteRecords();
   // A stage's key in each variant: its fingerprint, or, downstream of a task not run yet, its own inputs and its upstream's keys.
   const keys = new Map<string, Map<string, string>>(variants.map((v) => [v.name, new Map()]));
@@ -59,7 +60,8 @@ export async function runSweepJobs(main: Project, variants: VariantJob[], remote
     });
     if (spec.command) lastCommand = stage;
   }
-  if (!specs.length) return;
+  const submitted = new Set(specs.map((s) => s.stage));
+  if (!specs.length) return submitted;
   const executor = new SlurmExecutor(join(main.pipeline.cacheDir, 'jobs'), reporter, signal);
   try {
     await executor.submit(specs, main.pipeline.dir);
@@ -81,6 +83,7 @@ export async function runSweepJobs(main: Project, variants: VariantJob[], remote
     );
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
     if (failures.length) throw failures.find((e) => !(e instanceof Interrupted)) ?? failures[0];
+    return submitted;
   } catch (e) {
     await executor.cancel();
     throw e;

@@ -104,8 +104,15 @@ export class UiServer {
         return [s.stage, existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.png')).sort().map((f) => `/artifacts/${s.stage}/progress/${f}`) : []];
       }),
     );
+    // The images a stage's last run made (sample grids, sheets, nearest neighbours), not its frames or single samples.
+    const images = Object.fromEntries(
+      stages.map((s) => {
+        const keys = Object.keys(project.lock.stages[s.stage]?.files ?? {}).filter((k) => k.endsWith('.png') && !/(^|\/)progress\/|\/\d+\.png$/.test(k));
+        return [s.stage, keys.map((k) => `/artifacts/${k.startsWith('/') ? k.slice(1) : `${s.stage}/${k}`}`)];
+      }),
+    );
     const rows = experimentRows(project).map((r) => ({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints }));
-    return { file: this.pipeline.file, stages, experiments: rows, frames };
+    return { file: this.pipeline.file, stages, experiments: rows, frames, images };
   }
 
   private subscribe(res: ServerResponse): void {
