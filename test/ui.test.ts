@@ -59,7 +59,7 @@ describe('pipe ui in a real browser', () => {
       await page.waitForFunction((n) => document.querySelector<HTMLElement>('#curves')!.dataset.points === String(n), logged);
       assert.ok((await page.$$('#curves canvas')).length > 0, 'uPlot drew the chart');
       // Two experiments, compared: their params side by side, their curves overlaid.
-      for (const latent of ['2', '3']) assert.equal(pipe(dir, 'run', '--until', 'train-vae', '-S', `train-vae.latent=${latent}`).code, 0);
+      for (const latent of ['2', '3']) assert.equal(pipe(dir, 'run', '-S', `train-vae.latent=${latent}`).code, 0);
       await page.waitForSelector('#experiments tr[data-name="latent=3"]', { timeout: 20_000 });
       await page.check('input[data-name="latent=2"]');
       await page.check('input[data-name="latent=3"]');
@@ -68,6 +68,9 @@ describe('pipe ui in a real browser', () => {
       await page.waitForFunction(() => document.querySelector<HTMLElement>('#comparison-curves')!.dataset.series === '2');
       const row = await page.$$eval('#comparison-table tr[data-key="train-vae.latent"] td', (tds) => tds.map((td) => td.textContent));
       assert.deepEqual(row, ['train-vae.latent', '2', '3']);
+      // Each experiment's own sample grids, side by side (both models' grids per experiment), loaded from the cache.
+      await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#comparison-samples img')].filter((i) => i.complete && i.naturalWidth > 0).length === 4);
+      assert.deepEqual(await page.$$eval('#comparison-samples figure', (fs) => fs.map((f) => (f as HTMLElement).dataset.name)), ['latent=2', 'latent=2', 'latent=3', 'latent=3']);
       // The samples' grids are shown too.
       assert.ok((await page.$$('#images figure[data-stage="sample"] img')).length > 0, 'sample grids');
       assert.deepEqual(errors, [], 'no script errors on the page');

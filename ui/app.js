@@ -210,6 +210,16 @@ async function compare() {
   const line = (k, get) => el('tr', { 'data-key': k }, [el('td', {}, k), ...rows.map((r) => el('td', {}, get(r)))]);
   $('#comparison-table').replaceChildren(head, ...params.map((p) => line(p, (r) => r.params[p] ?? '(pipeline.yaml)')), ...metrics.map((m) => line(m, (r) => fmt(r.metrics[m]))));
   $('#comparison').hidden = false;
+  // Each experiment's sample grids, from its own runs in the cache.
+  $('#comparison-samples').replaceChildren(
+    ...rows.flatMap((r) =>
+      r.grids.map((g) => {
+        const img = el('img', { src: g.url, alt: `${r.name}: ${g.label}` });
+        img.onclick = () => zoom(g.url);
+        return el('figure', { 'data-name': r.name }, [img, el('figcaption', {}, `${r.name}: ${g.label}`)]);
+      }),
+    ),
+  );
   // The same scalar of the chosen stage, one series per experiment.
   const stage = $('#comparison-stage').value;
   const all = await Promise.all(rows.map((r) => scalars(r.fingerprints[stage])));

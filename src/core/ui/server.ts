@@ -80,10 +80,19 @@ export class UiServer {
     if (p === '/vendor/uplot.css') return this.file(res, join(uplotDist, 'uPlot.min.css'));
     if (p.startsWith('/artifacts/')) return this.file(res, inside(this.pipeline.artifactsDir, p.slice('/artifacts/'.length)));
     if (p === '/api/events') return this.subscribe(res);
-    if (p === '/api/state' || p === '/api/scalars') {
+    if (p === '/api/state' || p === '/api/scalars' || p === '/api/file') {
       const project = await Project.open(this.pipeline, undefined, { lockReadOnly: true });
       try {
-        if (p === '/api/scalars') return this.json(res, project.store.scalarsOf(url.searchParams.get('fingerprint') ?? ''));
+        const fp = url.searchParams.get('fingerprint') ?? '';
+        if (p === '/api/scalars') return this.json(res, project.store.scalarsOf(fp));
+        if (p === '/api/file') {
+          // An artifact of any recorded run (an experiment's sample grid), from the cache: the workspace's artifacts/ holds only the last run's.
+          const key = url.searchParams.get('key') ?? '';
+          const ref = project.store.getRun(fp)?.files[key];
+          if (!ref) return this.fail(res, 404, 'no such file in that run');
+          res.writeHead(200, { 'content-type': TYPES[extname(key)] ?? 'application/octet-stream' });
+          return void res.end(project.store.getBlob(ref.hash));
+        }
         return this.json(res, this.state(project));
       } finally {
         await project.close();
@@ -111,7 +120,10 @@ export class UiServer {
         return [s.stage, keys.map((k) => `/artifacts/${k.startsWith('/') ? k.slice(1) : `${s.stage}/${k}`}`)];
       }),
     );
-    const rows = experimentRows(project).map((r) => ({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints }));
+    // Each row's sample grids, by the run that made them: what a comparison shows side by side.
+    const grids = (fps: Record<string, string>) =>
+      Object.values(fps).flatMap((fp) => Object.keys(project.store.getRun(fp)?.files ?? {}).filter((k) => k.endsWith('grid.png')).map((key) => ({ label: key.replace(/^\//, ''), url: `/api/file?fingerprint=${fp}&key=${encodeURIComponent(key)}` })));
+    const rows = experimentRows(project).map((r) => ({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints, grids: grids(r.fingerprints) }));
     return { file: this.pipeline.file, stages, experiments: rows, frames, images };
   }
 
