@@ -43,7 +43,15 @@ describe('pipe ui in a real browser', () => {
       const stages = await page.$$eval('.stage', (els) => els.map((e) => [(e as HTMLElement).dataset.stage, (e as HTMLElement).dataset.state]));
       assert.deepEqual(stages.map(([s]) => s).sort(), ['augment', 'evaluate', 'features', 'ingest', 'resize', 'sample', 'train-gan', 'train-vae']);
       assert.ok(stages.every(([, st]) => st === 'stale'), JSON.stringify(stages));
-      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+      await page.evaluate(() => {
+        const w = window as unknown as { marker: number; livePoints: number };
+        w.marker = 1;
+        // The most curve points seen while train-vae still shows as running: the curves are live, not drawn after.
+        w.livePoints = 0;
+        new MutationObserver(() => {
+          if (document.querySelector<HTMLElement>('.stage[data-stage="train-vae"]')?.dataset.state === 'running') w.livePoints = Math.max(w.livePoints, Number(document.querySelector<HTMLElement>('#curves')!.dataset.points));
+        }).observe(document.body, { subtree: true, attributes: true, childList: true });
+      });
       // A run from a terminal: the page sees train-vae running, then up to date.
       const run = pipeAsync(dir, 'run', '-j', '1');
       await page.waitForSelector('.stage[data-stage="train-vae"][data-state="running"]', { timeout: 60_000 });
@@ -52,6 +60,7 @@ describe('pipe ui in a real browser', () => {
         throw new Error(`${e.message}: ${JSON.stringify(await page.$$eval('.stage', (els) => els.map((x) => [(x as HTMLElement).dataset.stage, (x as HTMLElement).dataset.state])))}`);
       });
       assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 1, 'the page was not reloaded');
+      assert.ok((await page.evaluate(() => (window as unknown as { livePoints: number }).livePoints)) > 0, 'train-vae\'s curve grew while it ran');
       // The curves of train-vae have every logged step.
       const logged = pipe(dir, 'scalars', 'train-vae').stdout.trim().split('\n').length - 1;
       await page.waitForFunction(() => [...document.querySelectorAll('#curve-stage option')].some((o) => (o as HTMLOptionElement).value === 'train-vae'));

@@ -76,15 +76,31 @@ function stageBox(s) {
 function onRun(e) {
   const ev = JSON.parse(e.data);
   if (!ev.stage) return;
-  if (ev.event === 'stage-start') live[ev.stage] = { state: 'running', run: ev.run };
+  if (ev.event === 'stage-start') {
+    live[ev.stage] = { state: 'running', run: ev.run };
+    // The curves follow the new run from its first step.
+    if (ev.stage === curve.stage) {
+      curve.rows = [];
+      drawCurve();
+    }
+  }
   else if (ev.event === 'progress') Object.assign((live[ev.stage] ??= { state: 'running', run: ev.run }), { done: ev.done, total: ev.total });
   else if (ev.event === 'stage-end') {
     if (ev.outcome === 'failed') live[ev.stage] = { state: 'failed' };
     else delete live[ev.stage];
     reloadSoon();
-  } else if (ev.event === 'metric' && ev.stage === curve.stage) {
-    curve.rows.push({ step: ev.step, values: ev.values });
-    drawCurve();
+  } else if (ev.event === 'metric') {
+    // A stage that logs for the first time becomes one the curves can show; with none shown yet, it is shown.
+    const pick = $('#curve-stage');
+    if (![...pick.options].some((o) => o.value === ev.stage)) pick.append(el('option', { value: ev.stage }, ev.stage));
+    if (!curve.stage) {
+      pick.value = curve.stage = ev.stage;
+      curve.rows = [];
+    }
+    if (ev.stage === curve.stage) {
+      curve.rows.push({ step: ev.step, values: ev.values });
+      drawCurve();
+    }
   } else if (ev.event === 'artifact' && ev.path.endsWith('.png')) {
     // A new progress frame or sample grid: shown as soon as it is written.
     reloadSoon();
