@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, relative } from 'node:path';
+import { extname, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { decodeGray } from '../src/ml/data/decode.js';
 import { labelFor, type Label } from '../src/ml/data/labels.js';
@@ -90,7 +90,9 @@ export default defineStage<IngestParams>({
               decoded++;
             }
             bar.tick();
-            const { writer, label } = labelFor(rel);
+            // Labels read the path inside the ingested folder: its first folder is the dataset.
+            const root = ctx.deps.map((d) => resolve(ctx.projectDir, d)).find((d) => file.startsWith(d + sep)) ?? ctx.projectDir;
+            const { writer, label } = labelFor(relative(root, file));
             return { path: rel, hash, bytes: statSync(file).size, writer, label, width: img.width, height: img.height, img };
           }),
         ),

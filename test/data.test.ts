@@ -105,16 +105,25 @@ describe('decoding scans', () => {
 
 describe('labels from dataset file names', () => {
   const cases: Array<[string, string, string]> = [
-    ['cedar/original_12_3.png', '12', 'genuine'],
-    ['cedar/forgeries_7_24.png', '7', 'forged'],
-    ['mcyt/0042v07.bmp', '42', 'genuine'],
-    ['mcyt/0042f11.bmp', '42', 'forged'],
-    ['gpds/001/c-001-05.jpg', '1', 'genuine'],
-    ['gpds/001/cf-001-12.jpg', '1', 'forged'],
-    ['bhsig/H-S-17-G-03.tif', 'H17', 'genuine'],
-    ['bhsig/B-S-2-F-30.tif', 'B2', 'forged'],
-    ['utsig/writer9/genuine/1.tif', 'writer9', 'genuine'],
-    ['scans/alice/a.png', 'alice', 'unknown'],
+    ['cedar/original_12_3.png', 'CEDAR:12', 'genuine'],
+    ['cedar/forgeries_7_24.png', 'CEDAR:7', 'forged'],
+    ['mcyt/0042v07.bmp', 'MCYT:42', 'genuine'],
+    ['mcyt/0042f11.bmp', 'MCYT:42', 'forged'],
+    ['gpds/001/c-001-05.jpg', 'GPDS:1', 'genuine'],
+    ['gpds/001/cf-001-12.jpg', 'GPDS:1', 'forged'],
+    ['bhsig/H-S-17-G-03.tif', 'BHSig:H17', 'genuine'],
+    ['bhsig/B-S-2-F-30.tif', 'BHSig:B2', 'forged'],
+    ['utsig/writer9/genuine/1.tif', 'utsig/writer9', 'genuine'],
+    ['scans/alice/a.png', 'scans/alice', 'unknown'],
+    ['alice/a.png', 'alice', 'unknown'],
+    // Nearest folder first, whole names only.
+    ['real-signatures/bob/forged/b1.png', 'real-signatures/bob', 'forged'],
+    ['genuine/bob/forged/b1.png', 'genuine/bob', 'forged'],
+    ['sigs/Forghani/1.png', 'sigs/Forghani', 'unknown'],
+    ['sigs/Realdo/genuine/1.png', 'sigs/Realdo', 'genuine'],
+    // The same folder name in two datasets is two writers.
+    ['setA/001/1.png', 'setA/001', 'unknown'],
+    ['setB/001/1.png', 'setB/001', 'unknown'],
   ];
   for (const [path, writer, label] of cases) {
     it(`${path} -> writer ${writer}, ${label}`, () => {
