@@ -58,7 +58,11 @@ export default defineStage<IngestParams>({
       }
       let decoded = 0;
       let reused = 0;
+      let duplicates = 0;
+      // Memo keys decoded by this run: a hit on one is a second copy of a file here, not a file from an earlier run.
+      const decodedNow = new Set<string>();
       const skipped: string[] = [];
+      const unreadable: string[] = [];
       const bar = ctx.progress(files.length, 'decode');
       const limit = pLimit(availableParallelism());
       const results = await Promise.all(
@@ -73,20 +77,23 @@ export default defineStage<IngestParams>({
             if (hit) {
               const t = decodeTensor(hit);
               img = { width: t.shape[1]!, height: t.shape[0]!, pixels: t.data as Uint8Array };
-              reused++;
+              if (decodedNow.has(key)) duplicates++;
+              else reused++;
             } else {
               const buf = readFileSync(file);
               try {
                 img = await decodeGray(buf, p.maxSide);
               } catch (e) {
                 const reason = (e as Error).message.split('\n')[0];
-                if (p.strict) throw new Error(`cannot read ${rel}: ${reason} (strict: true)`);
-                ctx.log.warn(`skipping ${rel}: ${reason}`);
+                // strict: every bad file is named, once all are read.
+                if (p.strict) unreadable.push(`${rel}: ${reason}`);
+                else ctx.log.warn(`skipping ${rel}: ${reason}`);
                 skipped.push(rel);
                 bar.tick();
                 return undefined;
               }
               ctx.memo.put(key, encodeTensor({ dtype: 'uint8', shape: [img.height, img.width], data: img.pixels }));
+              decodedNow.add(key);
               decoded++;
             }
             bar.tick();
@@ -98,9 +105,11 @@ export default defineStage<IngestParams>({
         ),
       );
       bar.done();
+      if (unreadable.length) throw new Error(`cannot read ${unreadable.length} of ${files.length} files (strict: true):\n  ${unreadable.join('\n  ')}`);
       for (const r of results) if (r) found.push(r);
-      ctx.log.info(`decoded ${decoded}, reused ${reused} from earlier runs, skipped ${skipped.length}`);
+      ctx.log.info(`decoded ${decoded}, reused ${reused} from earlier runs${duplicates ? `, ${duplicates} identical to another file here` : ''}, skipped ${skipped.length}`);
       ctx.metrics({ decoded, reused, skipped: skipped.length, skippedFiles: skipped });
+      if (found.length === 0) throw new Error(`no images: all ${files.length} files were skipped (the warnings above say why)`);
     }
     const kept = p.labels === 'genuine' ? found.filter((f) => f.label === 'genuine') : found;
     if (kept.length === 0) throw new Error(`no images left after labels: ${p.labels} (${found.length} read, none labelled genuine)`);

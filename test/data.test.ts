@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -270,9 +271,27 @@ describe('data stages in a pipeline', () => {
     const second = pipe(dir, 'run', '--until', 'ingest');
     assert.match(second.stdout, /decoded 1, reused 6 from earlier runs, skipped 1/);
     assert.match(second.stdout, /warning: skipping scans\/forgeries_3_1.png: /);
+    // strict names every bad file, not only the first.
+    write(dir, 'scans/forgeries_3_2.png', 'more garbage');
     const strict = pipe(dir, 'run', '--until', 'ingest', '-S', 'ingest.strict=true');
     assert.equal(strict.code, 1);
-    assert.match(strict.stderr, /cannot read scans\/forgeries_3_1.png: .* \(strict: true\)/);
+    assert.match(strict.stderr, /cannot read 2 of 9 files \(strict: true\):\n {2}scans\/forgeries_3_1.png: .*\n {2}scans\/forgeries_3_2.png: /);
+  });
+
+  it('a second copy of a file in the same run is not "reused from earlier runs"; all files skipped says so', async () => {
+    const png = await sharp(barImage(40, 20, 10), { raw: { width: 40, height: 20, channels: 1 } }).png().toBuffer();
+    const dir = project({ 'pipeline.yaml': PIPE('deps: [scans]') });
+    // More copies than decoders run at once: some copies find the first one's memo.
+    const copies = availableParallelism() + 1;
+    for (let w = 1; w <= copies; w++) write(dir, `scans/original_${w}_1.png`, png);
+    const r = pipe(dir, 'run', '--until', 'ingest');
+    assert.equal(r.code, 0, r.stderr);
+    const m = /decoded (\d+), reused 0 from earlier runs, (\d+) identical to another file here, skipped 0/.exec(r.stdout);
+    assert.ok(m && Number(m[1]) + Number(m[2]) === copies && Number(m[2]) >= 1, r.stdout);
+    const bad = project({ 'pipeline.yaml': PIPE('deps: [scans]'), 'scans/a.png': 'not a png', 'scans/b.png': 'nor this' });
+    const none = pipe(bad, 'run', '--until', 'ingest');
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no images: all 2 files were skipped \(the warnings above say why\)/);
   });
 
   it('an empty folder is an error naming the folder', () => {
