@@ -125,7 +125,7 @@ async function resize(): Promise<void> {
   for (let r = 0; r < 3; r++) {
     const limit = pLimit(availableParallelism());
     const t0 = performance.now();
-    await Promise.all(imgs.map((_, i) => limit(async () => normalizeScan(await decodeGray(readFileSync(join(dir, `s${i}.png`)), 4096), opts))));
+    await Promise.all(imgs.map((_, i) => limit(async () => normalizeScan(await decodeGray(readFileSync(join(dir, `s${i}.png`)), 4096, 100_000_000), opts))));
     rates.push(n / ((performance.now() - t0) / 1000));
   }
   const cv = python('opencv_resize.py', [dir, '64', '3']);

@@ -15,6 +15,7 @@ export interface IngestParams {
   strict: boolean;
   labels: 'all' | 'genuine';
   maxSide: number;
+  maxPixels: number;
   holdout: number;
   seed: number;
   synthetic: { count: number; writers: number };
@@ -82,7 +83,7 @@ export default defineStage<IngestParams>({
             } else {
               const buf = readFileSync(file);
               try {
-                img = await decodeGray(buf, p.maxSide);
+                img = await decodeGray(buf, p.maxSide, p.maxPixels);
               } catch (e) {
                 const reason = (e as Error).message.split('\n')[0];
                 // strict: every bad file is named, once all are read.

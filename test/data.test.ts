@@ -61,10 +61,12 @@ async function encoded(format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff', w = 40,
   return sharp(barImage(w, h), { raw: { width: w, height: h, channels: 1 } }).toFormat(format).toBuffer();
 }
 
+const MAX_PIXELS = 100_000_000;
+
 describe('decoding scans', () => {
   for (const format of ['png', 'jpeg', 'webp', 'gif', 'tiff'] as const) {
     it(`reads ${format} as grayscale with the bar where it was drawn`, async () => {
-      const g = await decodeGray(await encoded(format), 256);
+      const g = await decodeGray(await encoded(format), 256, MAX_PIXELS);
       assert.equal(g.width, 40);
       assert.equal(g.height, 20);
       assert.ok(g.pixels[10 * 40 + 20]! < 60, `ink pixel ${g.pixels[10 * 40 + 20]}`);
@@ -73,34 +75,47 @@ describe('decoding scans', () => {
   }
 
   it('reads only the first page of a multi-page TIFF', async () => {
-    const page = 6 * 8;
+    const page = 12 * 16;
+    // Page one: white with one ink row; page two: all ink.
     const raw = Buffer.alloc(page * 2, 0);
     raw.fill(255, 0, page);
-    const tiff = await sharp(raw, { raw: { width: 8, height: 12, channels: 1, pageHeight: 6 } }).tiff().toBuffer();
-    const g = await decodeGray(tiff, 256);
-    assert.deepEqual([g.width, g.height], [8, 6]);
-    assert.ok(g.pixels.every((v) => v === 255));
+    raw.fill(0, 5 * 16, 6 * 16);
+    const tiff = await sharp(raw, { raw: { width: 16, height: 24, channels: 1, pageHeight: 12 } }).tiff().toBuffer();
+    const g = await decodeGray(tiff, 256, MAX_PIXELS);
+    assert.deepEqual([g.width, g.height], [16, 12]);
+    // The ink row of page one, nothing of page two's ink.
+    assert.equal(g.pixels.filter((v) => v < 10).length, 16);
   });
 
   it('reads 1-bit and 24-bit BMP', async () => {
-    const one = await decodeGray(bmp1bit(13, 5, (x, y) => x === 3 || y === 0), 256);
-    assert.deepEqual([one.width, one.height], [13, 5]);
+    const one = await decodeGray(bmp1bit(13, 9, (x, y) => x === 3 || y === 0), 256, MAX_PIXELS);
+    assert.deepEqual([one.width, one.height], [13, 9]);
     assert.equal(one.pixels[1 * 13 + 3], 0);
     assert.equal(one.pixels[1 * 13 + 4], 255);
     assert.equal(one.pixels[0 * 13 + 9], 0);
-    const rgb = await decodeGray(bmp24(7, 3, (x) => x * 30), 256);
+    const rgb = await decodeGray(bmp24(9, 8, (x) => x * 30), 256, MAX_PIXELS);
     assert.deepEqual([...rgb.pixels.subarray(0, 7)], [0, 30, 60, 90, 120, 150, 180]);
   });
 
   it('shrinks large scans so the longest side is maxSide', async () => {
-    const g = await decodeGray(await encoded('png', 800, 200), 64);
+    const g = await decodeGray(await encoded('png', 800, 200), 64, MAX_PIXELS);
     assert.deepEqual([g.width, g.height], [64, 16]);
   });
 
-  it('rejects corrupt data', async () => {
+  it('refuses what cannot be a scan, saying what the file is: damaged, not an image, blank, tiny, too large by its header', async () => {
     const png = await encoded('png');
-    await assert.rejects(decodeGray(png.subarray(0, 60), 256));
-    await assert.rejects(decodeGray(Buffer.from('not an image at all'), 256));
+    await assert.rejects(decodeGray(png.subarray(0, 60), 256, MAX_PIXELS), /^Error: PNG (40×20 )?is damaged or truncated \(/);
+    await assert.rejects(decodeGray(Buffer.from('not an image at all'), 256, MAX_PIXELS), /not an image \(no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes\)/);
+    const white = await sharp(Buffer.alloc(40 * 20, 255), { raw: { width: 40, height: 20, channels: 1 } }).png().toBuffer();
+    await assert.rejects(decodeGray(white, 256, MAX_PIXELS), /PNG 40×20 is blank \(every pixel between grey 255 and 255\)/);
+    await assert.rejects(decodeGray(await encoded('png', 1, 1), 256, MAX_PIXELS), /PNG of only 1×1 pixels: too small to be a signature scan/);
+    await assert.rejects(decodeGray(png, 256, 400), /PNG of 40×20 pixels \(800\) is over maxPixels \(400\); raise ingest.maxPixels to read it/);
+    // A BMP header claiming 17000×17000 is refused from its 26 bytes, before any decoding.
+    const header = Buffer.alloc(54);
+    header.write('BM', 0);
+    header.writeInt32LE(17000, 18);
+    header.writeInt32LE(17000, 22);
+    await assert.rejects(decodeGray(header, 256, MAX_PIXELS), /BMP of 17000×17000 pixels \(289,000,000\) is over maxPixels \(100,000,000\)/);
   });
 });
 

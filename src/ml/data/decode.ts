@@ -17,18 +17,61 @@ async function decodeBmp(buf: Uint8Array): Promise<Gray> {
   return { width: img.width, height: img.height, pixels: px };
 }
 
+/** Smaller than this on a side is not a scan of a signature (a 1×1 placeholder, an icon). */
+const MIN_SIDE = 8;
+/** Grey levels between the darkest and lightest pixel below which an image is blank. */
+const MIN_CONTRAST = 8;
+
+/** The format a file's first bytes announce, for messages about files that do not decode. */
+function magicFormat(buf: Uint8Array): string | undefined {
+  const head = Buffer.from(buf.buffer, buf.byteOffset, Math.min(12, buf.byteLength));
+  if (head.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47]))) return 'PNG';
+  if (head[0] === 0xff && head[1] === 0xd8) return 'JPEG';
+  if (head.subarray(0, 4).toString('latin1') === 'GIF8') return 'GIF';
+  if (['II*\0', 'MM\0*'].includes(head.subarray(0, 4).toString('latin1'))) return 'TIFF';
+  if (head.subarray(0, 4).toString('latin1') === 'RIFF' && head.subarray(8, 12).toString('latin1') === 'WEBP') return 'WebP';
+  return undefined;
+}
+
+/** A BMP's size from its header (bytes 18–25), before anything is decoded. */
+function bmpSize(buf: Uint8Array): { width: number; height: number } {
+  if (buf.length < 26) throw new Error(`BMP cut short (${buf.length} bytes, no header)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+}
+
+function checkSize(format: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) throw new Error(`${format} of ${width}×${height} pixels (${(width * height).toLocaleString('en')}) is over maxPixels (${maxPixels.toLocaleString('en')}); raise ingest.maxPixels to read it`);
+  if (width < MIN_SIDE || height < MIN_SIDE) throw new Error(`${format} of only ${width}×${height} pixels: too small to be a signature scan`);
+}
+
 /**
  * Any supported scan as 8-bit grayscale, alpha flattened onto white, first
  * page of a multi-page file, shrunk so its longest side is at most maxSide.
+ * Its size is checked from the header before it is decoded (maxPixels), and
+ * a blank image is refused; each refusal says what the file is.
  */
-export async function decodeGray(buf: Uint8Array, maxSide: number): Promise<Gray> {
+export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: number): Promise<Gray> {
   const { default: sharp } = await import('sharp');
   let input: ReturnType<typeof sharp>;
+  let what: string;
   if (isBmp(buf)) {
+    const { width, height } = bmpSize(buf);
+    checkSize('BMP', width, height, maxPixels);
     const g = await decodeBmp(buf);
+    what = `BMP ${width}×${height}`;
     input = sharp(Buffer.from(g.pixels.buffer, g.pixels.byteOffset, g.pixels.byteLength), { raw: { width: g.width, height: g.height, channels: 1 } });
   } else {
-    input = sharp(buf, { pages: 1, page: 0, failOn: 'error', limitInputPixels: 2 ** 28 });
+    const meta = await sharp(buf, { pages: 1 })
+      .metadata()
+      .catch((e: Error) => {
+        const kind = magicFormat(buf);
+        throw new Error(kind ? `${kind} is damaged or truncated (its header does not read: ${e.message.split('\n')[0]})` : 'not an image (no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes)');
+      });
+    const format = (meta.format ?? 'image').toUpperCase();
+    checkSize(format, meta.width ?? 0, meta.height ?? 0, maxPixels);
+    what = `${format} ${meta.width}×${meta.height}`;
+    input = sharp(buf, { pages: 1, page: 0, failOn: 'error', limitInputPixels: maxPixels });
   }
   const { data, info } = await input
     .flatten({ background: '#ffffff' })
@@ -36,6 +79,18 @@ export async function decodeGray(buf: Uint8Array, maxSide: number): Promise<Gray
     .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
     .extractChannel(0)
     .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    .toBuffer({ resolveWithObject: true })
+    .catch((e: Error) => {
+      // libvips says "vipspng: libpng read error" and the like: say which file kind and size failed, and that it is damaged.
+      throw new Error(`${what} is damaged or truncated (${e.message.split('\n')[0]})`);
+    });
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let lo = 255;
+  let hi = 0;
+  for (const v of pixels) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi - lo < MIN_CONTRAST) throw new Error(`${what} is blank (every pixel between grey ${lo} and ${hi})`);
+  return { width: info.width, height: info.height, pixels };
 }
