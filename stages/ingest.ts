@@ -1,13 +1,13 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, relative, resolve, sep } from 'node:path';
+import { extname, join, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { decodeGray } from '../src/ml/data/decode.js';
 import { labelFor, type Label } from '../src/ml/data/labels.js';
 import { gridPng, type Gray } from '../src/ml/data/sheet.js';
 import { assignSplits } from '../src/ml/data/split.js';
 import { synthesize } from '../src/ml/data/synth.js';
-import { defineStage } from '../src/core/stage.js';
+import { defineStage, type StageContext } from '../src/core/stage.js';
 import { decodeTensor, encodeTensor } from '../src/core/stage.js';
 
 export interface IngestParams {
@@ -51,7 +51,8 @@ export default defineStage<IngestParams>({
       ctx.metrics({ synthetic: true });
     } else {
       const exts = new Set(p.extensions.map((e) => e.toLowerCase().replace(/^\./, '')));
-      const files = ctx.files.filter((f) => exts.has(extname(f).slice(1).toLowerCase()));
+      const files = readOnce(ctx, ctx.files.filter((f) => exts.has(extname(f).slice(1).toLowerCase())));
+      warnUnread(ctx, exts);
       if (files.length === 0) {
         throw new Error(
           `no images found in ${ctx.deps.join(', ')} (${ctx.files.length} files there, none with extension ${[...exts].join('/')})`,
@@ -136,3 +137,36 @@ export default defineStage<IngestParams>({
     ctx.artifacts.write('sheet.png', await gridPng(kept.slice(0, 48).map((k) => k.img), { cols: 6, cellWidth: 200, cellHeight: 90 }));
   },
 });
+
+const shown = (ctx: StageContext<IngestParams>, f: string) => relative(ctx.projectDir, f);
+
+/** Each file once, by its real path: a symlink loop or a linked folder must not ingest a scan twice. */
+function readOnce(ctx: StageContext<IngestParams>, files: string[]): string[] {
+  const first = new Map<string, string>();
+  const again: string[] = [];
+  for (const f of files) {
+    const real = realpathSync(f);
+    const had = first.get(real);
+    // The path without links is the one kept (and shown), whichever the listing met first.
+    if (had === undefined) first.set(real, f);
+    else if (f === real) {
+      first.set(real, f);
+      again.push(had);
+    } else again.push(f);
+  }
+  if (again.length) ctx.log.warn(`${again.length} file${again.length === 1 ? '' : 's'} reached a second time through links, read once (e.g. ${shown(ctx, again[0]!)} is ${shown(ctx, first.get(realpathSync(again[0]!))!)})`);
+  return [...first.values()];
+}
+
+/** Names with an image extension that are not files to read (a dangling link, a folder): said, not silently dropped. */
+function warnUnread(ctx: StageContext<IngestParams>, exts: Set<string>): void {
+  for (const dep of ctx.deps.map((d) => resolve(ctx.projectDir, d))) {
+    if (!statSync(dep, { throwIfNoEntry: false })?.isDirectory()) continue;
+    for (const e of readdirSync(dep, { recursive: true, withFileTypes: true })) {
+      if (!exts.has(extname(e.name).slice(1).toLowerCase())) continue;
+      const path = join(e.parentPath ?? e.path, e.name);
+      if (e.isDirectory()) ctx.log.warn(`skipping ${shown(ctx, path)}: a folder named like an image`);
+      else if (e.isSymbolicLink() && !statSync(path, { throwIfNoEntry: false })) ctx.log.warn(`skipping ${shown(ctx, path)}: a link to nothing (${readlinkSync(path)})`);
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -110,6 +110,8 @@ describe('decoding scans', () => {
     await assert.rejects(decodeGray(white, 256, MAX_PIXELS), /PNG 40×20 is blank \(every pixel between grey 255 and 255\)/);
     await assert.rejects(decodeGray(await encoded('png', 1, 1), 256, MAX_PIXELS), /PNG of only 1×1 pixels: too small to be a signature scan/);
     await assert.rejects(decodeGray(png, 256, 400), /PNG of 40×20 pixels \(800\) is over maxPixels \(400\); raise ingest.maxPixels to read it/);
+    const bmp = bmp1bit(13, 9, (x) => x === 3);
+    await assert.rejects(decodeGray(bmp.subarray(0, bmp.length - 20), 256, MAX_PIXELS), /^Error: BMP 13×9 is damaged or truncated \(/);
     // A BMP header claiming 17000×17000 is refused from its 26 bytes, before any decoding.
     const header = Buffer.alloc(54);
     header.write('BM', 0);
@@ -291,6 +293,20 @@ describe('data stages in a pipeline', () => {
     const strict = pipe(dir, 'run', '--until', 'ingest', '-S', 'ingest.strict=true');
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /cannot read 2 of 9 files \(strict: true\):\n {2}scans\/forgeries_3_1.png: .*\n {2}scans\/forgeries_3_2.png: /);
+  });
+
+  it('a symlink loop ingests each scan once; a dangling link and a folder named like an image are named, not dropped silently', async () => {
+    const dir = project({ 'pipeline.yaml': PIPE('deps: [scans]') });
+    for (let w = 1; w <= 2; w++) write(dir, `scans/original_${w}_1.png`, await sharp(barImage(40, 20, 10 * w), { raw: { width: 40, height: 20, channels: 1 } }).png().toBuffer());
+    symlinkSync(join(dir, 'scans'), join(dir, 'scans', 'loop'));
+    symlinkSync(join(dir, 'nothing.png'), join(dir, 'scans', 'original_3_1.png'));
+    mkdirSync(join(dir, 'scans', 'original_4_1.png'));
+    const r = pipe(dir, 'run', '--until', 'ingest');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /warning: 2 files reached a second time through links, read once \(e.g. scans\/loop\/original_1_1.png is scans\/original_1_1.png\)/);
+    assert.match(r.stdout, /warning: skipping scans\/original_3_1.png: a link to nothing \(.*nothing.png\)/);
+    assert.match(r.stdout, /warning: skipping scans\/original_4_1.png: a folder named like an image/);
+    assert.match(r.stdout, /\[ingest\] 2 images from 2 writers/);
   });
 
   it('a second copy of a file in the same run is not "reused from earlier runs"; all files skipped says so', async () => {

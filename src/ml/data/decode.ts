@@ -58,8 +58,11 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
   if (isBmp(buf)) {
     const { width, height } = bmpSize(buf);
     checkSize('BMP', width, height, maxPixels);
-    const g = await decodeBmp(buf);
     what = `BMP ${width}×${height}`;
+    // bmp-js says 'The value of "offset" is out of range' for a cut-short file.
+    const g = await decodeBmp(buf).catch((e: Error) => {
+      throw new Error(`${what} is damaged or truncated (${e.message.split('\n')[0]})`);
+    });
     input = sharp(Buffer.from(g.pixels.buffer, g.pixels.byteOffset, g.pixels.byteLength), { raw: { width: g.width, height: g.height, channels: 1 } });
   } else {
     const meta = await sharp(buf, { pages: 1 })
