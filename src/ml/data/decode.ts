@@ -33,6 +33,15 @@ function magicFormat(buf: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** The size a PNG's IHDR (bytes 16–23) or a GIF's screen descriptor (bytes 6–9) gives; undefined for other formats or a header cut short. */
+function pngOrGifSize(buf: Uint8Array): { format: string; width: number; height: number } | undefined {
+  const kind = magicFormat(buf);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (kind === 'PNG' && buf.length >= 24) return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
+  if (kind === 'GIF' && buf.length >= 10) return { format: 'gif', width: view.getUint16(6, true), height: view.getUint16(8, true) };
+  return undefined;
+}
+
 /** A BMP's size from its header (bytes 18–25), before anything is decoded. */
 function bmpSize(buf: Uint8Array): { width: number; height: number } {
   if (buf.length < 26) throw new Error(`BMP cut short (${buf.length} bytes, no header)`);
@@ -65,12 +74,15 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
     });
     input = sharp(Buffer.from(g.pixels.buffer, g.pixels.byteOffset, g.pixels.byteLength), { raw: { width: g.width, height: g.height, channels: 1 } });
   } else {
-    const meta = await sharp(buf, { pages: 1 })
-      .metadata()
-      .catch((e: Error) => {
-        const kind = magicFormat(buf);
-        throw new Error(kind ? `${kind} is damaged or truncated (its header does not read: ${e.message.split('\n')[0]})` : 'not an image (no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes)');
-      });
+    // PNG and GIF give their size in fixed header bytes; other formats ask libvips, which reads only the header.
+    const meta =
+      pngOrGifSize(buf) ??
+      (await sharp(buf, { pages: 1 })
+        .metadata()
+        .catch((e: Error) => {
+          const kind = magicFormat(buf);
+          throw new Error(kind ? `${kind} is damaged or truncated (its header does not read: ${e.message.split('\n')[0]})` : 'not an image (no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes)');
+        }));
     const format = (meta.format ?? 'image').toUpperCase();
     checkSize(format, meta.width ?? 0, meta.height ?? 0, maxPixels);
     what = `${format} ${meta.width}×${meta.height}`;
