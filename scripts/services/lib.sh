@@ -48,3 +48,30 @@ on_start_error() {
   stop
   exit $rc
 }
+
+# What every start() begins with: root (saying why), the commands it runs (saying how to install them),
+# no server left from before on these ports and folders, and the error trap.
+begin_start() {
+  local why=$1 install=$2 b
+  shift 2
+  [ "$(id -u)" = 0 ] || { echo "$NAME: needs root ($why)" >&2; exit 1; }
+  for b in "$@"; do
+    command -v "$b" >/dev/null || { echo "$NAME: $b not found: $install" >&2; exit 1; }
+  done
+  stop
+  trap on_start_error ERR
+}
+
+# The script's command line: start (then print the environment the tests read), stop, or env.
+dispatch() {
+  case "${1:-}" in
+    start)
+      start
+      trap - ERR
+      env_lines
+      ;;
+    stop) stop ;;
+    env) env_lines ;;
+    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  esac
+}

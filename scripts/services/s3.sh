@@ -32,12 +32,8 @@ NAME=s3.sh
 . "$(dirname "$0")/lib.sh"
 
 start() {
-  [ "$(id -u)" = 0 ] || { echo "s3.sh: needs root (Ceph daemons and their folders)" >&2; exit 1; }
-  for b in ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin monmaptool; do
-    command -v $b >/dev/null || { echo "s3.sh: $b not found: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common" >&2; exit 1; }
-  done
-  stop
-  trap on_start_error ERR
+  begin_start 'Ceph daemons and their folders' 'apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common' \
+    ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin monmaptool
   mkdir -p "$DIR"/{mon,osd0,mgr,run,log}
   local fsid
   fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -97,13 +93,6 @@ CONF
   radosgw-admin -c "$CONF" user create --uid pipe-test --display-name "pipe tests" --access-key "$ACCESS" --secret "$SECRET" >/dev/null
   radosgw-admin -c "$CONF" subuser create --uid pipe-test --subuser pipe-test:ro --access read --key-type s3 --access-key "$RO_ACCESS" --secret-key "$RO_SECRET" >/dev/null
   wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
-  trap - ERR
-  env_lines
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  env) env_lines ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
-esac
+dispatch "$@"

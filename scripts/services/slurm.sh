@@ -20,12 +20,7 @@ NAME=slurm.sh
 . "$(dirname "$0")/lib.sh"
 
 start() {
-  [ "$(id -u)" = 0 ] || { echo "slurm.sh: needs root (slurmd runs jobs as their users)" >&2; exit 1; }
-  for b in munged slurmctld slurmd sbatch; do
-    command -v $b >/dev/null || { echo "slurm.sh: $b not found: apt-get install -y slurm-wlm munge" >&2; exit 1; }
-  done
-  stop
-  trap on_start_error ERR
+  begin_start 'slurmd runs jobs as their users' 'apt-get install -y slurm-wlm munge' munged slurmctld slurmd sbatch
   mkdir -p "$DIR"/{run,log,state,spool,munge}
   dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 2>/dev/null
   chmod 700 "$DIR/munge" && chmod 400 "$DIR/munge/munge.key"
@@ -77,13 +72,6 @@ CONF
   slurmd -f "$CONF" -N n1
   slurmd -f "$CONF" -N n2
   wait_for 30 sh -c "sinfo -h -o '%t %D' | grep -Eq '^idle 2$'"
-  trap - ERR
-  env_lines
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  env) env_lines ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
-esac
+dispatch "$@"
