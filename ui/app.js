@@ -140,8 +140,7 @@ async function scalars(fingerprint) {
 }
 
 async function fillCurveStages() {
-  const withRows = [];
-  for (const s of state.stages) if ((await scalars(s.fingerprint)).length) withRows.push(s.stage);
+  const withRows = state.stages.filter((s) => s.scalars).map((s) => s.stage);
   const pick = $('#curve-stage');
   const keep = pick.value;
   pick.replaceChildren(...withRows.map((s) => el('option', { value: s }, s)));

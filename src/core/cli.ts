@@ -307,19 +307,17 @@ cli
   .example('pipe exp apply lr=1e-4')
   .action(async (action: string, names: string[], opts: CommonOpts & { sortBy?: string; onlyChanged?: boolean; columns?: string; csv?: boolean }) => {
     const { comparison, csv, markdownTable } = await import('./comparison.js');
-    const { diffRows, experimentRows, findRow, WORKSPACE } = await import('./experiment-rows.js');
+    const { diffRows, experimentRows, findRow, rowJson, WORKSPACE } = await import('./experiment-rows.js');
     const project = await open(opts);
-    let stillOpen = true;
+    // apply runs the pipeline, which opens the cache itself: it starts once this command's hold on it is closed.
+    let toApply: { name: string; params: Record<string, string> } | undefined;
     try {
       const rows = experimentRows(project);
       if (action === 'show') {
         const t = comparison(rows, { onlyChanged: !!opts.onlyChanged, columns: list(opts.columns), sortBy: opts.sortBy });
         const order = t.cells.map((c) => c[0]!);
         if (opts.json) {
-          for (const name of order) {
-            const r = findRow(rows, name);
-            console.log(JSON.stringify({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints, ...(r.experiment ? { git: r.experiment.git, started: r.experiment.started, finished: r.experiment.finished, stages: r.experiment.stages } : {}) }));
-          }
+          for (const name of order) console.log(JSON.stringify(rowJson(findRow(rows, name))));
         } else console.log(opts.csv ? csv(t.header, t.cells).trimEnd() : markdownTable(t.header, t.cells));
       } else if (action === 'diff') {
         if (names.length !== 2) throw new ConfigError(`pipe exp diff needs two names (e.g. pipe exp diff ${WORKSPACE} ${rows[1]?.name ?? 'NAME'}), got ${names.length}`);
@@ -336,19 +334,18 @@ cli
         if (names.length !== 1) throw new ConfigError('pipe exp apply needs one experiment name');
         const r = findRow(rows, names[0]!);
         if (r.source === 'workspace') throw new ConfigError('the workspace is what pipe.lock already describes');
-        stillOpen = false;
-        await project.close();
-        const { applyParams, typedParams } = await import('./experiments.js');
-        applyParams(project.pipeline.file, r.params, typedParams(opts.file, r.params));
-        // The experiment's results are in the cache: this run takes them from there and writes pipe.lock.
-        const reporter = await reporterFor({ ...opts, quiet: !opts.json });
-        const results = await run(loadPipeline(opts.file), { reporter });
-        const ran = results.filter((x) => x.outcome === 'ran').length;
-        console.log(`applied '${r.name}': ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(', ')} written to ${opts.file}; pipe.lock updated (${results.length - ran} from cache${ran ? `, ${ran} ran: their results had been collected` : ''})`);
-        return;
+        toApply = r;
       } else throw new ConfigError(`unknown exp action '${action}'; actions: show, diff, remove, apply`);
     } finally {
-      if (stillOpen) await project.close();
+      await project.close();
+    }
+    if (toApply) {
+      const { applyParams, typedParams } = await import('./experiments.js');
+      applyParams(project.pipeline.file, toApply.params, typedParams(opts.file, toApply.params));
+      // The experiment's results are in the cache: this run takes them from there and writes pipe.lock.
+      const results = await run(loadPipeline(opts.file), { reporter: await reporterFor({ ...opts, quiet: !opts.json }) });
+      const ran = results.filter((x) => x.outcome === 'ran').length;
+      console.log(`applied '${toApply.name}': ${Object.entries(toApply.params).map(([k, v]) => `${k}=${v}`).join(', ')} written to ${opts.file}; pipe.lock updated (${results.length - ran} from cache${ran ? `, ${ran} ran: their results had been collected` : ''})`);
     }
   });
 

@@ -24,6 +24,34 @@ export function variantMetrics(store: { getRun(fp: string): RunRecord | undefine
   return out;
 }
 
+/** A metric value as tables show it: 4 significant digits (or `digits`), `—` when there is none. */
+export const formatMetric = (v: number | undefined, digits = 4) => (v === undefined ? '—' : Number(v.toPrecision(digits)).toString());
+
+/** The header mark of a metric's declared direction: ` ↓` lower is better, ` ↑` higher is. */
+export const directionMark = (better: Better | undefined) => (better === 'lower' ? ' ↓' : better === 'higher' ? ' ↑' : '');
+
+export interface MetricChange {
+  metric: string;
+  better: Better | undefined;
+  old: number | undefined;
+  new: number | undefined;
+  /** new − old, when both sides have it and it changed. */
+  delta?: number;
+  /** Whether the change went the declared good way (undefined: no direction, or no change). */
+  improved?: boolean;
+}
+
+/** Every metric either side has, in name order, with its change from `old` to `new`. */
+export function metricChanges(old: VariantMetrics, now: VariantMetrics): MetricChange[] {
+  return [...new Set([...Object.keys(old.values), ...Object.keys(now.values)])].sort().map((metric) => {
+    const [x, y] = [old.values[metric], now.values[metric]];
+    const better = now.better[metric] ?? old.better[metric];
+    if (x === undefined || y === undefined || x === y) return { metric, better, old: x, new: y };
+    const delta = y - x;
+    return { metric, better, old: x, new: y, delta, improved: better ? (better === 'lower') === delta < 0 : undefined };
+  });
+}
+
 export interface Row {
   name: string;
   params: Record<string, string>;
@@ -55,10 +83,8 @@ export function comparison(input: Row[], opts: ComparisonOptions = {}): { header
     if (scored.length < 2) continue;
     best[k] = scored.reduce((a, b) => (dir * (b.metrics.values[k]! - a.metrics.values[k]!) > 0 ? b : a)).name;
   }
-  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
-  const arrow = (k: string) => (better[k] === 'lower' ? ' ↓' : better[k] === 'higher' ? ' ↑' : '');
-  const header = ['variant', ...paramKeys, ...metricKeys.map((k) => `${k}${arrow(k)}`)];
-  const cells = rows.map((r) => [r.name, ...paramKeys.map((k) => r.params[k] ?? '—'), ...metricKeys.map((k) => `${fmt(r.metrics.values[k])}${best[k] === r.name ? ' *' : ''}`)]);
+  const header = ['variant', ...paramKeys, ...metricKeys.map((k) => `${k}${directionMark(better[k])}`)];
+  const cells = rows.map((r) => [r.name, ...paramKeys.map((k) => r.params[k] ?? '—'), ...metricKeys.map((k) => `${formatMetric(r.metrics.values[k])}${best[k] === r.name ? ' *' : ''}`)]);
   return { header, cells, best };
 }
 

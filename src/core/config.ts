@@ -49,6 +49,12 @@ export interface Override {
   raw: string;
 }
 
+/** What an override sets, as written: `stage.key.sub`. */
+export const overrideKey = (o: Override) => `${o.target}.${o.path.join('.')}`;
+
+/** The command-line arguments that make these overrides again (for a process that loads the same pipeline). */
+export const setArgs = (overrides: Override[]) => overrides.flatMap((o) => ['-S', `${overrideKey(o)}=${o.raw}`]);
+
 export function parseOverride(text: string): Override {
   const eq = text.indexOf('=');
   const lhs = eq > 0 ? text.slice(0, eq) : '';
@@ -270,7 +276,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       setIn(o.target === 'params' ? shared : defaults, o.path, typedValue(o.raw, undefined));
     } else if (!doc.stages[o.target]) {
       const guess = closestMatch(o.target, stageNames);
-      problems.push(`--set ${o.target}.${o.path.join('.')}: no stage '${o.target}'${guess ? ` (did you mean '${guess}'?)` : ''}; stages: ${stageNames.join(', ')}`);
+      problems.push(`--set ${overrideKey(o)}: no stage '${o.target}'${guess ? ` (did you mean '${guess}'?)` : ''}; stages: ${stageNames.join(', ')}`);
     } else {
       byStage.set(o.target, [...(byStage.get(o.target) ?? []), o]);
     }
@@ -351,7 +357,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
         const from = own
           ? `--set ${stageName}.${key}=${own.raw}`
           : set
-            ? `--set ${set.target}.${set.path.join('.')}=${set.raw}`
+            ? `--set ${overrideKey(set)}=${set.raw}`
             : origin
               ? src.at([origin.target, origin.key])
               : src.at([...base, 'params', ...v.path], v.atKey);

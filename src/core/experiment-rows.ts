@@ -1,4 +1,4 @@
-import { variantMetrics, type Row } from './comparison.js';
+import { directionMark, formatMetric, metricChanges, variantMetrics, type Row } from './comparison.js';
 import { ConfigError } from './errors.js';
 import type { Project } from './project.js';
 import type { ExperimentEntry } from './store.js';
@@ -28,6 +28,12 @@ export function experimentRows(project: Project): ExperimentRow[] {
   return rows;
 }
 
+/** A row as `pipe exp show --json` and pipe ui give it: its metrics and their directions, and for an experiment its git state, times and stages. */
+export function rowJson(r: ExperimentRow) {
+  const e = r.experiment;
+  return { name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints, ...(e ? { git: e.git, started: e.started, finished: e.finished, stages: e.stages } : {}) };
+}
+
 export function findRow(rows: ExperimentRow[], name: string): ExperimentRow {
   const r = rows.find((x) => x.name === name);
   if (!r) throw new ConfigError(`no experiment '${name}'; there are: ${rows.map((x) => x.name).join(', ')}`);
@@ -36,19 +42,12 @@ export function findRow(rows: ExperimentRow[], name: string): ExperimentRow {
 
 /** `pipe exp diff A B`: the params either one set and every metric either has, with the change and which is better. */
 export function diffRows(a: ExperimentRow, b: ExperimentRow): { header: string[]; cells: string[][] } {
-  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(4)).toString());
   const cells: string[][] = [];
   for (const k of [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])].sort()) cells.push([k, a.params[k] ?? '(pipeline.yaml)', b.params[k] ?? '(pipeline.yaml)', '']);
-  for (const k of [...new Set([...Object.keys(a.metrics.values), ...Object.keys(b.metrics.values)])].sort()) {
-    const [x, y] = [a.metrics.values[k], b.metrics.values[k]];
-    const better = a.metrics.better[k] ?? b.metrics.better[k];
-    let change = '';
-    if (x !== undefined && y !== undefined && x !== y) {
-      const delta = y - x;
-      const wins = better === 'lower' ? delta < 0 : better === 'higher' ? delta > 0 : undefined;
-      change = `${delta > 0 ? '+' : ''}${fmt(delta)}${wins === undefined ? '' : wins ? ` (${b.name} better)` : ` (${a.name} better)`}`;
-    }
-    cells.push([`${k}${better === 'lower' ? ' ↓' : better === 'higher' ? ' ↑' : ''}`, fmt(x), fmt(y), change]);
+  for (const c of metricChanges(a.metrics, b.metrics)) {
+    const winner = c.improved === undefined ? '' : ` (${c.improved ? b.name : a.name} better)`;
+    const change = c.delta === undefined ? '' : `${c.delta > 0 ? '+' : ''}${formatMetric(c.delta)}${winner}`;
+    cells.push([`${c.metric}${directionMark(c.better)}`, formatMetric(c.old), formatMetric(c.new), change]);
   }
   return { header: ['', a.name, b.name, 'change'], cells };
 }

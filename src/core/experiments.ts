@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isScalar, parse, parseDocument } from 'yaml';
-import { loadPipeline, parseOverride, type Override } from './config.js';
+import { loadPipeline, overrideKey, parseOverride, type Override } from './config.js';
 import { ConfigError } from './errors.js';
 import { writeFileAtomic } from './lockfile.js';
 import type { StageResult } from './runner.js';
@@ -9,7 +9,7 @@ import type { ExperimentEntry, Store } from './store.js';
 
 /** `stage.param` -> raw value, as given with -S. */
 export function overrideParams(overrides: Override[]): Record<string, string> {
-  return Object.fromEntries(overrides.map((o) => [`${o.target}.${o.path.join('.')}`, o.raw]));
+  return Object.fromEntries(overrides.map((o) => [overrideKey(o), o.raw]));
 }
 
 /** A readable name from what was set: `lr=1e-4,epochs=30` (a sweep names its variants the same way). */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { variantMetrics } from './comparison.js';
+import { directionMark, formatMetric, metricChanges, variantMetrics } from './comparison.js';
 import { ConfigError } from './errors.js';
 import { LOCK_NAME, parseLock, type LockFile } from './lockfile.js';
 import type { Project } from './project.js';
@@ -45,19 +45,13 @@ export function paramsDiff(project: Project, old: LockFile): DiffRow[] {
 /** The metrics of the working pipe.lock's results against an older lock's (from the cache: results it no longer has show as —). */
 export function metricsDiff(project: Project, old: LockFile, all: boolean): DiffRow[] {
   const fps = (l: LockFile) => Object.fromEntries(Object.entries(l.stages).map(([s, e]) => [s, e.fingerprint]));
-  const [a, b] = [variantMetrics(project.store, fps(old)), variantMetrics(project.store, fps(project.lock))];
-  const fmt = (v: number | undefined) => (v === undefined ? '—' : Number(v.toPrecision(6)).toString());
-  const rows: DiffRow[] = [];
-  for (const k of [...new Set([...Object.keys(a.values), ...Object.keys(b.values)])].sort()) {
-    const [x, y] = [a.values[k], b.values[k]];
-    if (x === y && !all) continue;
-    const better = b.better[k] ?? a.better[k];
-    let change = '';
-    if (x !== undefined && y !== undefined && x !== y) {
-      const d = y - x;
-      change = `${d > 0 ? '+' : ''}${fmt(d)}${better ? ((better === 'lower') === d < 0 ? ' (better)' : ' (worse)') : ''}`;
-    }
-    rows.push({ key: `${k}${better === 'lower' ? ' ↓' : better === 'higher' ? ' ↑' : ''}`, old: fmt(x), new: fmt(y), change });
-  }
-  return rows;
+  const fmt = (v: number | undefined) => formatMetric(v, 6);
+  return metricChanges(variantMetrics(project.store, fps(old)), variantMetrics(project.store, fps(project.lock)))
+    .filter((c) => all || c.old !== c.new)
+    .map((c) => ({
+      key: `${c.metric}${directionMark(c.better)}`,
+      old: fmt(c.old),
+      new: fmt(c.new),
+      change: c.delta === undefined ? '' : `${c.delta > 0 ? '+' : ''}${fmt(c.delta)}${c.improved === undefined ? '' : c.improved ? ' (better)' : ' (worse)'}`,
+    }));
 }

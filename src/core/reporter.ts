@@ -35,6 +35,11 @@ const OUTCOME_WORD: Record<StageOutcome, string> = {
   skipped: 'skipped',
 };
 
+/** ` 38s left` from the rate so far; nothing before the first step or after the last. */
+export function timeLeft(elapsedSeconds: number, done: number, total: number): string {
+  return done > 0 && done < total ? ` ${fmtSeconds((elapsedSeconds * (total - done)) / done)} left` : '';
+}
+
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   return s < 60 ? `${s.toFixed(s < 10 ? 1 : 0)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
@@ -83,7 +88,7 @@ export class TextReporter implements Reporter {
     if (Math.floor(pct / 10) === Math.floor(s.lastPct / 10) && done < total) return;
     s.lastPct = pct;
     const elapsed = (Date.now() - s.t0) / 1000;
-    const left = done > 0 && done < total ? ` ${fmtSeconds((elapsed * (total - done)) / done)} left` : '';
+    const left = timeLeft(elapsed, done, total);
     this.line(`[${stage}] ${label} ${done}/${total} (${pct}%)${left}${info ? ` ${info}` : ''}`);
   }
   progressEnd(stage: string, label: string) {

@@ -60,7 +60,6 @@ export interface StatEntry {
 }
 
 /** A checkpoint as stored: its tensors by blob hash, and what the stage had recorded when it was taken. */
-/** A checkpoint as the cache keeps it: tensors by blob hash. */
 export interface StoredCheckpoint {
   step: number;
   tensors: Record<string, string>;
@@ -102,6 +101,8 @@ export interface ExperimentEntry {
 
 /** Zero-padded steps keep a run's rows in step order under its fingerprint. */
 const scalarKey = (fingerprint: string, step: number) => `${fingerprint}:${String(step).padStart(12, '0')}`;
+/** Every key of one run's rows (';' sorts right after ':'). */
+const scalarRange = (fingerprint: string) => ({ start: `${fingerprint}:`, end: `${fingerprint};` });
 
 export interface HistoryEntry {
   at: string;
@@ -377,17 +378,9 @@ export class Store {
     return this.ckpts.get(fingerprint);
   }
 
-  /**
-   * Takes a checkpoint from elsewhere (a remote): its blobs, staged by the
-   * caller, and the record in one transaction, so a kill leaves the old one.
-   */
+  /** Takes a checkpoint from elsewhere (a remote) once its blobs are written: until then the old one stays. */
   importCheckpoint(fingerprint: string, checkpoint: StoredCheckpoint): void {
-    const staged = checkpointBlobs(checkpoint).filter((h) => this.pending.has(h));
-    this.root.transactionSync(() => {
-      for (const h of staged) this.writeBlob(h, this.pending.get(h)!);
-      this.ckpts.putSync(fingerprint, checkpoint);
-    });
-    for (const h of staged) this.pending.delete(h);
+    this.ckpts.putSync(fingerprint, checkpoint);
   }
 
   removeCheckpoint(fingerprint: string): void {
@@ -438,12 +431,17 @@ export class Store {
 
   /** The scalars a run logged, in step order. */
   scalarsOf(fingerprint: string): Array<{ step: number; values: Record<string, number> }> {
-    return [...this.scalarRows.getRange({ start: `${fingerprint}:`, end: `${fingerprint};` })].map((e) => ({ step: Number((e.key as string).slice(fingerprint.length + 1)), values: e.value }));
+    return [...this.scalarRows.getRange(scalarRange(fingerprint))].map((e) => ({ step: Number((e.key as string).slice(fingerprint.length + 1)), values: e.value }));
+  }
+
+  /** Whether a run logged any scalars. */
+  hasScalars(fingerprint: string): boolean {
+    return [...this.scalarRows.getKeys({ ...scalarRange(fingerprint), limit: 1 })].length > 0;
   }
 
   /** Forgets a run's scalars (it starts again from scratch). */
   clearScalars(fingerprint: string): void {
-    const keys = [...this.scalarRows.getKeys({ start: `${fingerprint}:`, end: `${fingerprint};` })] as string[];
+    const keys = [...this.scalarRows.getKeys(scalarRange(fingerprint))] as string[];
     if (keys.length) this.root.transactionSync(() => keys.forEach((k) => this.scalarRows.removeSync(k)));
   }
 

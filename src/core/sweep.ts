@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { loadPipeline, parseOverride, type Override } from './config.js';
+import { loadPipeline, overrideKey, parseOverride, setArgs, type Override } from './config.js';
 import { artifactPath, writeArtifact } from './artifacts.js';
 import { ConfigError, StageFailed } from './errors.js';
 import { executeInWorker, stageFailure } from './execute.js';
@@ -25,7 +25,7 @@ const MAX_RANGE = 100_000;
 /** Splits `a,b,[1,2]` on top-level commas; `range(a,b,step)` expands like Python's (b excluded). */
 export function parseAxis(text: string): Axis {
   const o = parseOverride(text);
-  const key = `${o.target}.${o.path.join('.')}`;
+  const key = overrideKey(o);
   const range = /^range\(\s*([-\d.e+]+)\s*,\s*([-\d.e+]+)\s*(?:,\s*([-\d.e+]+)\s*)?\)$/i.exec(o.raw.trim());
   if (range) {
     const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
@@ -176,7 +176,7 @@ export async function sweep(opts: {
     const { openRemote, requireRemote } = await import('./remote/sync.js');
     const { runSweepJobs } = await import('./executors/sweep-jobs.js');
     const remote = await openRemote(main, requireRemote(main.pipeline, opts.remoteUrl));
-    const sets = (v: Variant) => [...opts.base, ...Object.entries(v.params).map(([k, raw]) => parseOverride(`${k}=${raw}`))].flatMap((o) => ['-S', `${o.target}.${o.path.join('.')}=${o.raw}`]);
+    const sets = (v: Variant) => [...setArgs(opts.base), ...Object.entries(v.params).flatMap(([k, raw]) => ['-S', `${k}=${raw}`])];
     const submitted = await runSweepJobs(main, variants.map((v) => ({ name: v.name, project: projects.get(v.name)!, sets: sets(v) })), remote, opts.reporter, opts.signal);
     for (const stage of main.dag.order) {
       const records = new Map<string, RunRecord>();
@@ -215,7 +215,7 @@ export async function sweep(opts: {
     name,
     created: new Date().toISOString(),
     file: main.pipeline.file,
-    base: opts.base.map((o) => `${o.target}.${o.path.join('.')}=${o.raw}`),
+    base: opts.base.map((o) => `${overrideKey(o)}=${o.raw}`),
     variants: variants.map((v) => ({ ...v, fingerprints: Object.fromEntries(Object.entries(projects.get(v.name)!.lock.stages).map(([s, e]) => [s, e.fingerprint])) })),
   };
   main.store.putSweep(record);

@@ -1,6 +1,6 @@
 import { styleText } from 'node:util';
 import { createLogUpdate } from 'log-update';
-import { fmtSeconds, TextReporter, type PlannedStage, type StageOutcome } from './reporter.js';
+import { fmtSeconds, TextReporter, timeLeft, type PlannedStage, type StageOutcome } from './reporter.js';
 
 interface Bar {
   stage: string;
@@ -122,13 +122,13 @@ export class LiveTerminal extends TextReporter {
   private barLine(b: Bar, width: number): string {
     const pct = b.total > 0 ? Math.min(100, Math.floor((100 * b.done) / b.total)) : 0;
     const elapsed = (Date.now() - b.t0) / 1000;
-    const left = b.done > 0 && b.done < b.total ? ` ${fmtSeconds((elapsed * (b.total - b.done)) / b.done)} left` : '';
+    const left = timeLeft(elapsed, b.done, b.total);
     const head = `[${b.stage}] ${b.label} `;
     const tail = ` ${b.done}/${b.total} ${pct}%${left}${b.info ? ` ${b.info}` : ''}`;
     const size = Math.max(10, Math.min(30, width - head.length - tail.length));
     const full = Math.round((size * pct) / 100);
     const text = `${head}${'█'.repeat(full)}${'░'.repeat(size - full)}${tail}`;
-    return text.length > width ? text.slice(0, width) : text;
+    return text.slice(0, width);
   }
 
   /** `stage 3 of 8 (train-vae) · 12.3s · ~40s left`: while a run with planned stages is under way. */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setArgs } from '../config.js';
 import { PKG_ROOT } from '../paths.js';
 import type { Project } from '../project.js';
 import type { Reporter } from '../progress.js';
@@ -23,7 +24,7 @@ export async function submitStages(project: Project, remote: Remote, opts: Omit<
   }
   const { pipeline } = project;
   const executor = new SlurmExecutor(join(pipeline.cacheDir, 'jobs'), reporter, signal);
-  const sets = pipeline.overrides.flatMap((o) => ['-S', `${o.target}.${o.path.join('.')}=${o.raw}`]);
+  const sets = setArgs(pipeline.overrides);
   await executor.submit(
     [...submitted].map((stage) => ({
       stage,

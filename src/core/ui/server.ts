@@ -3,10 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { experimentRows } from '../experiment-rows.js';
+import { experimentRows, rowJson } from '../experiment-rows.js';
 import { liveDir } from '../journal.js';
 import { PKG_ROOT } from '../paths.js';
+import { FileHasher } from '../filehash.js';
 import { Project } from '../project.js';
+import { Store } from '../store.js';
 import type { Pipeline } from '../config.js';
 import { explain } from '../status.js';
 
@@ -34,6 +36,7 @@ export class UiServer {
   private readonly clients = new Set<ServerResponse>();
   private readonly journals = new Map<string, { fd: number; offset: number; partial: string }>();
   private timer: NodeJS.Timeout | undefined;
+  private store: Store | undefined;
 
   constructor(private readonly pipeline: Pipeline) {
     this.server = createServer((req, res) => void this.handle(req, res).catch((e: Error) => this.fail(res, 500, e.message)));
@@ -53,6 +56,7 @@ export class UiServer {
     for (const j of this.journals.values()) closeSync(j.fd);
     for (const c of this.clients) c.end();
     await new Promise((ok) => this.server.close(ok));
+    await this.store?.close();
   }
 
   private fail(res: ServerResponse, code: number, msg: string): void {
@@ -80,23 +84,25 @@ export class UiServer {
     if (p === '/vendor/uplot.css') return this.file(res, join(uplotDist, 'uPlot.min.css'));
     if (p.startsWith('/artifacts/')) return this.file(res, inside(this.pipeline.artifactsDir, p.slice('/artifacts/'.length)));
     if (p === '/api/events') return this.subscribe(res);
-    if (p === '/api/state' || p === '/api/scalars' || p === '/api/file') {
-      const project = await Project.open(this.pipeline, undefined, { lockReadOnly: true });
-      try {
-        const fp = url.searchParams.get('fingerprint') ?? '';
-        if (p === '/api/scalars') return this.json(res, project.store.scalarsOf(fp));
-        if (p === '/api/file') {
-          // An artifact of any recorded run (an experiment's sample grid), from the cache: the workspace's artifacts/ holds only the last run's.
-          const key = url.searchParams.get('key') ?? '';
-          const ref = project.store.getRun(fp)?.files[key];
-          if (!ref) return this.fail(res, 404, 'no such file in that run');
-          res.writeHead(200, { 'content-type': TYPES[extname(key)] ?? 'application/octet-stream' });
-          return void res.end(project.store.getBlob(ref.hash));
-        }
-        return this.json(res, this.state(project));
-      } finally {
-        await project.close();
-      }
+    // One cache handle for the server's life: LMDB readers see what runs in other processes commit.
+    const store = (this.store ??= new Store(this.pipeline.cacheDir));
+    const fp = url.searchParams.get('fingerprint') ?? '';
+    if (p === '/api/scalars') return this.json(res, store.scalarsOf(fp));
+    if (p === '/api/file') {
+      // An artifact of any recorded run (an experiment's sample grid), from the cache: the workspace's artifacts/ holds only the last run's.
+      const key = url.searchParams.get('key') ?? '';
+      const ref = store.getRun(fp)?.files[key];
+      if (!ref) return this.fail(res, 404, 'no such file in that run');
+      res.writeHead(200, { 'content-type': TYPES[extname(key)] ?? 'application/octet-stream' });
+      return void res.end(store.getBlob(ref.hash));
+    }
+    if (p === '/api/state') {
+      // pipe.lock and the stages' states are read afresh for each request; the cache handle is shared (and stays open).
+      const hasher = new FileHasher(store, this.pipeline.dir);
+      const state = this.state(await Project.open(this.pipeline, { store, hasher }));
+      // The files it hashed are remembered, as after any command, so the next request does not read them again.
+      hasher.flush();
+      return this.json(res, state);
     }
     this.fail(res, 404, 'not found');
   }
@@ -105,7 +111,8 @@ export class UiServer {
   private state(project: Project) {
     const stages = project.dag.json().map((s) => {
       const st = explain(project, s.stage);
-      return { ...s, state: st.upToDate ? 'up to date' : st.cached ? 'cached' : 'stale', reasons: st.reasons, fingerprint: project.lock.stages[s.stage]?.fingerprint };
+      const fingerprint = project.lock.stages[s.stage]?.fingerprint;
+      return { ...s, state: st.upToDate ? 'up to date' : st.cached ? 'cached' : 'stale', reasons: st.reasons, fingerprint, scalars: !!fingerprint && project.store.hasScalars(fingerprint) };
     });
     const frames = Object.fromEntries(
       stages.map((s) => {
@@ -123,7 +130,7 @@ export class UiServer {
     // Each row's sample grids, by the run that made them: what a comparison shows side by side.
     const grids = (fps: Record<string, string>) =>
       Object.values(fps).flatMap((fp) => Object.keys(project.store.getRun(fp)?.files ?? {}).filter((k) => k.endsWith('grid.png')).map((key) => ({ label: key.replace(/^\//, ''), url: `/api/file?fingerprint=${fp}&key=${encodeURIComponent(key)}` })));
-    const rows = experimentRows(project).map((r) => ({ name: r.name, source: r.source, params: r.params, metrics: r.metrics.values, better: r.metrics.better, fingerprints: r.fingerprints, grids: grids(r.fingerprints) }));
+    const rows = experimentRows(project).map((r) => ({ ...rowJson(r), grids: grids(r.fingerprints) }));
     return { file: this.pipeline.file, stages, experiments: rows, frames, images };
   }
 

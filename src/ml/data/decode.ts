@@ -1,9 +1,5 @@
 import type { Gray } from './sheet.js';
 
-function isBmp(buf: Uint8Array): boolean {
-  return buf.length > 2 && buf[0] === 0x42 && buf[1] === 0x4d;
-}
-
 /** BMP (sharp cannot read it): bmp-js gives ABGR bytes, 1/4/8/24/32-bit alike. */
 async function decodeBmp(buf: Uint8Array): Promise<Gray> {
   const { default: bmp } = await import('bmp-js');
@@ -22,9 +18,10 @@ const MIN_SIDE = 8;
 /** Grey levels between the darkest and lightest pixel below which an image is blank. */
 const MIN_CONTRAST = 8;
 
-/** The format a file's first bytes announce, for messages about files that do not decode. */
+/** The format a file's first bytes announce (BMP goes to bmp-js, the rest to sharp; messages name it). */
 function magicFormat(buf: Uint8Array): string | undefined {
   const head = Buffer.from(buf.buffer, buf.byteOffset, Math.min(12, buf.byteLength));
+  if (buf.length > 2 && head[0] === 0x42 && head[1] === 0x4d) return 'BMP';
   if (head.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47]))) return 'PNG';
   if (head[0] === 0xff && head[1] === 0xd8) return 'JPEG';
   if (head.subarray(0, 4).toString('latin1') === 'GIF8') return 'GIF';
@@ -34,8 +31,7 @@ function magicFormat(buf: Uint8Array): string | undefined {
 }
 
 /** The size a PNG's IHDR (bytes 16–23) or a GIF's screen descriptor (bytes 6–9) gives; undefined for other formats or a header cut short. */
-function pngOrGifSize(buf: Uint8Array): { format: string; width: number; height: number } | undefined {
-  const kind = magicFormat(buf);
+function pngOrGifSize(buf: Uint8Array, kind: string | undefined): { format: string; width: number; height: number } | undefined {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (kind === 'PNG' && buf.length >= 24) return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
   if (kind === 'GIF' && buf.length >= 10) return { format: 'gif', width: view.getUint16(6, true), height: view.getUint16(8, true) };
@@ -64,7 +60,8 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
   const { default: sharp } = await import('sharp');
   let input: ReturnType<typeof sharp>;
   let what: string;
-  if (isBmp(buf)) {
+  const kind = magicFormat(buf);
+  if (kind === 'BMP') {
     const { width, height } = bmpSize(buf);
     checkSize('BMP', width, height, maxPixels);
     what = `BMP ${width}×${height}`;
@@ -76,11 +73,10 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
   } else {
     // PNG and GIF give their size in fixed header bytes; other formats ask libvips, which reads only the header.
     const meta =
-      pngOrGifSize(buf) ??
+      pngOrGifSize(buf, kind) ??
       (await sharp(buf, { pages: 1 })
         .metadata()
         .catch((e: Error) => {
-          const kind = magicFormat(buf);
           throw new Error(kind ? `${kind} is damaged or truncated (its header does not read: ${e.message.split('\n')[0]})` : 'not an image (no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes)');
         }));
     const format = (meta.format ?? 'image').toUpperCase();
