@@ -19,7 +19,9 @@ function ciProject(): string {
 /** Runs pipe under a pseudo-terminal (util-linux script) of COLS columns; returns the bytes the terminal got. */
 function underPty(dir: string, args: string[], env: Record<string, string> = {}): { out: string; code: number } {
   const cmd = `stty cols ${COLS} rows 30; exec ${process.execPath} ${PIPE} ${args.join(' ')}`;
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TERM: 'xterm-256color', ...env } });
+  // The colour switches of the environment the tests run in (CI sets CI) are left out; each test sets its own.
+  const { CI: _ci, NO_COLOR: _nc, FORCE_COLOR: _fc, NODE_DISABLE_COLORS: _ndc, ...inherited } = process.env;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...inherited, TERM: 'xterm-256color', ...env } });
   assert.ok(r.status !== null, `script did not run: ${r.error?.message ?? r.signal}`);
   return { out: r.stdout, code: r.status };
 }
@@ -69,7 +71,7 @@ describe('the terminal', () => {
     assert.match(out, /\x1b\[32m\[evaluate\] done in/, 'colour on a terminal');
   });
 
-  it('NO_COLOR drops colour, --no-progress gives plain lines, -q prints nothing for a clean run', () => {
+  it('NO_COLOR and CI drop colour, FORCE_COLOR forces it, --no-progress gives plain lines, -q prints nothing for a clean run', () => {
     const dir = ciProject();
     const plain = underPty(dir, ['run', '--no-progress']);
     assert.equal(plain.code, 0, plain.out);
@@ -80,6 +82,10 @@ describe('the terminal', () => {
     assert.equal(forced.code, 0, forced.out);
     assert.doesNotMatch(forced.out, /\x1b\[(3\d|2|22|39)m/);
     assert.match(forced.out, /\[ingest\] done in/);
+    const ci = underPty(dir, ['run', '--force', '--only', 'ingest'], { CI: '1' });
+    assert.doesNotMatch(ci.out, /\x1b\[(3\d|2|22|39)m/, 'no colour under CI');
+    const ciForced = underPty(dir, ['run', '--force', '--only', 'ingest'], { CI: '1', FORCE_COLOR: '1' });
+    assert.match(ciForced.out, /\x1b\[32m\[ingest\] done in/, 'FORCE_COLOR wins over CI');
     const quiet = pipe(dir, 'run', '-q');
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');

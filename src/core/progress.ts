@@ -89,7 +89,7 @@ export interface ReporterOptions {
 /**
  * The reporter for a command's output: JSON lines, nothing, or for people
  * plain lines (a pipe, a file, --no-progress) or a live terminal (a TTY:
- * bars and a pipeline line, coloured unless NO_COLOR is set or TERM=dumb).
+ * bars and a pipeline line, coloured where the terminal's stream has colours).
  */
 export async function makeReporter(mode: 'json' | 'auto' | 'silent', opts: ReporterOptions = {}, out: NodeJS.WriteStream = process.stdout): Promise<Reporter> {
   if (mode === 'silent') return SILENT;
@@ -99,5 +99,5 @@ export async function makeReporter(mode: 'json' | 'auto' | 'silent', opts: Repor
   if (!out.isTTY || opts.progress === false || dumb) return new TextReporter(out, opts.verbose);
   // The terminal renderer (and log-update) loads only for a terminal.
   const { LiveTerminal } = await import('./terminal.js');
-  return new LiveTerminal(out, !process.env.NO_COLOR, opts.verbose);
+  return new LiveTerminal(out, opts.verbose);
 }

@@ -34,17 +34,20 @@ export class LiveTerminal extends TextReporter {
   private readonly t0 = Date.now();
   private timer: NodeJS.Timeout | undefined;
 
+  /** Colour by Node's rules for this stream: off under NO_COLOR, NODE_DISABLE_COLORS, TERM=dumb or CI, on with FORCE_COLOR. */
+  private readonly color: boolean;
+
   constructor(
     private readonly tty: NodeJS.WriteStream,
-    private readonly color: boolean,
     verbose = false,
   ) {
     super(tty, verbose);
+    this.color = tty.hasColors();
     this.live = createLogUpdate(tty, { showCursor: true });
   }
 
   private paint(style: Style, text: string): string {
-    return this.color ? styleText(style, text) : text;
+    return this.color ? styleText(style, text, { validateStream: false }) : text;
   }
 
   protected override line(text: string): void {
