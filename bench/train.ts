@@ -15,7 +15,7 @@ async function benchStep(backend: ConcreteBackend, model: 'vae' | 'gan', filters
   const recipe: Recipe =
     model === 'vae'
       ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
-      : { kind: 'gan', model: { size: 64, noise: 64, filters, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1 };
+      : { kind: 'gan', model: { size: 64, noise: 64, filters, minibatchStd: false, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1, diffAugment: [], paper: -1 };
   const { tf, trainer, opts, weights, pool } = await setupTraining(trainingContext(backend, threads, { kernels, convt: 'auto' }), recipe);
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');

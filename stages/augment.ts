@@ -13,7 +13,7 @@ export interface AugmentParams extends AugmentOptions {
 }
 
 export default defineStage<AugmentParams>({
-  description: 'Augment the training split (rotation, shift, scale, flips, elastic); pass the held-out split through',
+  description: 'Augment the training split (rotation, shift, scale, flips, elastic); pass the validation and held-out splits through',
   async run(ctx) {
     const p = ctx.params;
     const up = ctx.input('images');
@@ -24,8 +24,8 @@ export default defineStage<AugmentParams>({
     const px = size * size;
     const fill = format.polarity === 'ink-one' ? 0 : 1;
     const src = images.data as Float32Array;
-    const trainIdx = meta.flatMap((m, i) => (m.split === 'train' ? [i] : []));
-    const testIdx = meta.flatMap((m, i) => (m.split === 'test' ? [i] : []));
+    const inSplit = (split: ImageMeta['split']) => meta.flatMap((m, i) => (m.split === split ? [i] : []));
+    const [trainIdx, valIdx, testIdx] = [inSplit('train'), inSplit('val'), inSplit('test')];
     const perImage = (p.keepOriginals ? 1 : 0) + p.copies;
     if (perImage === 0) throw new Error('copies: 0 with keepOriginals: false leaves no training images');
     const train = new Float32Array(trainIdx.length * perImage * px);
@@ -48,16 +48,21 @@ export default defineStage<AugmentParams>({
       bar.tick();
     }
     bar.done();
-    const test = new Float32Array(testIdx.length * px);
-    testIdx.forEach((i, j) => test.set(src.subarray(i * px, (i + 1) * px), j * px));
+    const passed = (idx: number[]) => {
+      const out = new Float32Array(idx.length * px);
+      idx.forEach((i, j) => out.set(src.subarray(i * px, (i + 1) * px), j * px));
+      return imageTensor(out, idx.length, size);
+    };
     const trainT = imageTensor(train, trainMeta.length, size);
     ctx.output.tensor('train', trainT);
-    ctx.output.tensor('test', imageTensor(test, testIdx.length, size));
+    ctx.output.tensor('val', passed(valIdx));
+    ctx.output.tensor('test', passed(testIdx));
     ctx.output.json('trainMeta', trainMeta);
+    ctx.output.json('valMeta', valIdx.map((i) => meta[i]!));
     ctx.output.json('testMeta', testIdx.map((i) => meta[i]!));
     ctx.output.json('format', format);
-    ctx.metrics({ train: trainMeta.length, test: testIdx.length, sources: trainIdx.length });
-    ctx.log.info(`${trainIdx.length} training images -> ${trainMeta.length}; ${testIdx.length} held out`);
+    ctx.metrics({ train: trainMeta.length, val: valIdx.length, test: testIdx.length, sources: trainIdx.length });
+    ctx.log.info(`${trainIdx.length} training images -> ${trainMeta.length}; ${valIdx.length} for validation, ${testIdx.length} held out`);
     // Contact sheet: each row is an original followed by its augmentations.
     const rows = Math.min(p.sheetRows, trainIdx.length);
     const sheet = tensorImages({ ...trainT, shape: [rows * perImage, size, size, 1] }, format.polarity);

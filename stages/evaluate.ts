@@ -1,16 +1,21 @@
 import type * as TF from '../src/ml/tfjs/tf.js';
-import { tensorImages } from '../src/ml/data/images.js';
+import { headImages, pickImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { embeddingNet } from '../src/ml/models/features.js';
 import { fromPlain, importLayersModel } from '../src/ml/models/io.js';
 import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
-import { median, nearestTraining } from '../src/ml/metrics/memorisation.js';
+import { inkNormalised, median, nearestTraining } from '../src/ml/metrics/memorisation.js';
+import { blankImages, digitImages } from '../src/ml/metrics/sanity.js';
+import type { RowKind, RowScores, SpaceScores } from '../src/ml/metrics/scores.js';
+import { verdicts } from '../src/ml/metrics/verdict.js';
+import { metricsTable, tableMarkdown } from '../src/ml/report/metrics-table.js';
 import { msssim } from '../src/ml/metrics/msssim.js';
 import { features, frechetDistance, kid, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
 import { renderReport, type ReportSection } from '../src/ml/report/html.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage, type StageInputs } from '../src/core/stage.js';
 import type { Tensor } from '../src/core/stage.js';
+import type { ImageMeta } from './resize.js';
 import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 
 export interface EvaluateParams extends TfParams {
@@ -20,44 +25,16 @@ export interface EvaluateParams extends TfParams {
   kDensity: number;
   pairs: number;
   copyThreshold: number;
+  sanity: boolean;
   seed: number;
 }
 
-interface SpaceScores {
-  fd: number;
-  kid: number;
-  precision: number;
-  recall: number;
-  density: number;
-  coverage: number;
-}
-
-export interface RowScores {
-  name: string;
-  n: number;
-  spaces: Record<string, SpaceScores>;
-  pixelMmd: number;
-  msssim: number;
-  memorisation: { ratio: number; copyRate: number; medianNearest: number } | null;
-}
-
-/** The first n images of a batch tensor. */
-function head(t: Tensor, n: number): Tensor {
-  const px = t.shape[1]! * t.shape[2]! * t.shape[3]!;
-  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(0, n * px) };
-}
-
-function pick(t: Tensor, idx: number[]): Tensor {
-  const px = t.shape[1]! * t.shape[2]! * t.shape[3]!;
-  const out = new Float32Array(idx.length * px);
-  idx.forEach((i, k) => out.set((t.data as Float32Array).subarray(i * px, (i + 1) * px), k * px));
-  return { ...t, shape: [idx.length, ...t.shape.slice(1)], data: out };
-}
-
-function fmt(v: number | undefined): string {
-  if (v === undefined || Number.isNaN(v)) return '—';
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+/** A trainer's params as key=value, without those that choose only how it runs (backend, kernels, threads). */
+function paramSummary(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .filter(([k]) => !['backend', 'kernels', 'convt', 'threads'].includes(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
 }
 
 /** One set of generated images to score, with what the report shows of it. */
@@ -98,7 +75,7 @@ function sampleSets(ups: StageInputs[]): SampleSet[] {
 }
 
 export default defineStage<EvaluateParams>({
-  description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) and write the report',
+  description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) beside real-vs-real and sanity rows, and write the report',
   async run(ctx) {
     const p = ctx.params;
     const data = ctx.input('data');
@@ -107,20 +84,37 @@ export default defineStage<EvaluateParams>({
     const trainers = ctx.inputList('models');
     if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no features input is bound; add inputs: { features: <a features stage> } or drop 'own'");
     const { tf, backend } = await stageTf(ctx);
+    const val = data.tensor('val');
     const test = data.tensor('test');
     const train = data.tensor('train');
+    const testMeta = data.json<ImageMeta[]>('testMeta');
+    const trainMeta = data.json<ImageMeta[]>('trainMeta');
     const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
-    const n = Math.min(p.n, test.shape[0]!, ...sets.map((s) => s.images.shape[0]!));
-    if (n < 10) throw new Error(`only ${n} images to compare (held-out: ${test.shape[0]}); raise ingest's holdout or the sample count`);
+    // The training writers' validation images (no model trained on them) in two halves, alternate images so both
+    // hold every writer: the first is what every set is compared with, the second is the real-vs-real row.
+    const halves = [0, 1].map((h) => Array.from({ length: val.shape[0]! }, (_, i) => i).filter((i) => i % 2 === h));
+    const n = Math.min(p.n, halves[1]!.length, test.shape[0]!, ...sets.map((s) => s.images.shape[0]!));
+    if (n < 10) {
+      throw new Error(`only ${n} images per set (validation: ${val.shape[0]}, halved for the real-vs-real row; held out: ${test.shape[0]}); raise ingest's validation or holdout, or the sample count`);
+    }
     const size = test.shape[1]!;
     const rng = new Rng(`${p.seed}:evaluate`);
-    const real = head(test, n);
-    const reference = pick(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n));
-    const rows: Array<{ name: string; images: Tensor }> = [
-      { name: 'real (training split)', images: reference },
-      ...sets.map((s) => ({ name: s.name, images: head(s.images, n) })),
+    const real = pickImages(val, halves[0]!.slice(0, n));
+    const rows: Array<{ name: string; kind: RowKind; images: Tensor }> = [
+      { name: 'real (validation, second half)', kind: 'real', images: pickImages(val, halves[1]!.slice(0, n)) },
+      { name: 'real (unseen writers)', kind: 'unseen', images: headImages(test, n) },
+      { name: 'real (training split)', kind: 'copies', images: pickImages(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n)) },
+      ...sets.map((s) => ({ name: s.name, kind: 'model' as const, images: headImages(s.images, n) })),
+      ...(p.sanity
+        ? [
+            { name: 'blank', kind: 'sanity' as const, images: blankImages(n, size, format.polarity) },
+            { name: 'digits', kind: 'sanity' as const, images: digitImages(n, size, format.polarity, String(p.seed)) },
+          ]
+        : []),
     ];
-    ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} held-out images`);
+    const heldWriters = new Set(testMeta.map((m) => m.writer)).size;
+    const trainWriters = new Set(trainMeta.map((m) => m.writer)).size;
+    ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} validation images of the ${trainWriters} training writers`);
 
     // Feature spaces, each applied to the real set and every row.
     const spaces: Array<{ name: string; embed: (t: Tensor) => Promise<Features> }> = [];
@@ -164,9 +158,10 @@ export default defineStage<EvaluateParams>({
     }
     const px = size * size;
     const realPixels = features(n, px, real.data as Float32Array);
-    const trainT = fromPlain(tf, { ...train, shape: [train.shape[0]!, px] }) as TF.Tensor2D;
+    const flat = (t: Tensor) => inkNormalised(tf, fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D);
+    const trainT = flat(train);
     const nearestOf = async (t: Tensor) => {
-      const q = fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D;
+      const q = flat(t);
       const r = await nearestTraining(tf, q, trainT);
       q.dispose();
       return r;
@@ -189,76 +184,84 @@ export default defineStage<EvaluateParams>({
         if (b >= a) b++;
         ms += msssim((row.images.data as Float32Array).subarray(a * px, (a + 1) * px), (row.images.data as Float32Array).subarray(b * px, (b + 1) * px), size);
       }
-      let memorisation: RowScores['memorisation'] = null;
-      if (row.images !== reference) {
-        const near = await nearestOf(row.images);
-        const med = median(near.distance);
-        const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
-        memorisation = { ratio: med / realNearest, copyRate: copies / n, medianNearest: med };
+      const near = await nearestOf(row.images);
+      const med = median(near.distance);
+      const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
+      if (row.kind === 'model') {
         // The 16 generated images closest to a training image, each beside it.
         const order = Array.from(near.distance.keys()).sort((a, b) => near.distance[a]! - near.distance[b]!).slice(0, 16);
-        const gen = tensorImages(pick(row.images, order), format.polarity);
-        const tr = tensorImages(pick(train, order.map((i) => near.index[i]!)), format.polarity);
-        const png = await gridPng(gen.flatMap((g, i) => [g, tr[i]!]), { cols: 8, cellWidth: size, cellHeight: size });
+        const gen = tensorImages(pickImages(row.images, order), format.polarity);
+        const tr = tensorImages(pickImages(train, order.map((i) => near.index[i]!)), format.polarity);
+        const png = await gridPng(gen.flatMap((g, i) => [g, tr[i]!]), { cols: 8, cellWidth: size, cellHeight: size, header: Array.from({ length: 8 }, (_, i) => (i % 2 ? (size >= 48 ? 'training' : 'train') : size >= 48 ? 'generated' : 'gen.')) });
         ctx.artifacts.write(`nearest-${row.name}.png`, png);
-        nearestSheets.push({ caption: `${row.name}: generated | nearest training image`, png });
+        nearestSheets.push({ caption: `${row.name}: each generated image (left) beside its nearest training image (right)`, png });
       }
-      scores.push({ name: row.name, n, spaces: sp, pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)), msssim: ms / p.pairs, memorisation });
+      scores.push({
+        name: row.name,
+        kind: row.kind,
+        n,
+        spaces: sp,
+        pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)),
+        msssim: ms / p.pairs,
+        memorisation: { ratio: med / realNearest, copyRate: copies / n, medianNearest: med },
+      });
       bar.tick();
     }
     bar.done();
     trainT.dispose();
 
-    const header = ['set', ...spaces.flatMap((s) => ['FD', 'KID', 'precision', 'recall', 'density', 'coverage'].map((m) => `${s.name} ${m}`)), 'pixel MMD²', 'MS-SSIM', 'nearest-train ratio', 'copy rate'];
-    const table = [
-      header,
-      ...scores.map((r) => [
-        r.name,
-        ...spaces.flatMap((s) => {
-          const v = r.spaces[s.name]!;
-          return [v.fd, v.kid, v.precision, v.recall, v.density, v.coverage].map(fmt);
-        }),
-        fmt(r.pixelMmd),
-        fmt(r.msssim),
-        r.memorisation ? fmt(r.memorisation.ratio) : '—',
-        r.memorisation ? fmt(r.memorisation.copyRate) : '—',
-      ]),
-    ];
+    const table = metricsTable(scores, spaces.map((s) => s.name));
+    const said = spaces.length ? verdicts(scores, spaces[0]!.name) : [];
+    const accuracy = feats?.json<{ accuracy?: number | null }>('model').accuracy ?? undefined;
     const notes = [
-      `Every set has ${n} images and is compared with ${n} held-out real images (writers not seen in training where labels exist).`,
+      `Every set has ${n} images and is compared with ${n} real validation images: images of the ${trainWriters} training writers that no model trained on (the first half; alternate images, so every writer is in both halves). The real-vs-real row is the second half: the floor a model is read against.`,
+      `real (unseen writers): ${heldWriters} writers no model saw at all, for how far another person's signatures are. real (training split): training images themselves, which the memorisation check must flag (copy rate near 1). blank and digits (MNIST-like): sanity rows that must score far from signatures.`,
       'FD: Fréchet distance (FID formula) in that feature space; KID: unbiased MMD² with a cubic kernel on standardised features; lower is better for both.',
       'precision/recall: Kynkäänniemi et al. 2019 (k=' + p.kPrecision + '); density/coverage: Naeem et al. 2020 (k=' + p.kDensity + '); higher is better.',
-      "own: the features stage's writer classifier; mobilenet_v2 / inception_v3: nsfwjs' fine-tuned ImageNet nets (not comparable with published FIDs).",
-      'MS-SSIM: mean over random pairs within the set (3 scales); lower means more diverse. nearest-train ratio: median pixel distance to the nearest training image, relative to held-out real images (well below 1 suggests memorisation); copy rate: share of images closer than ' + p.copyThreshold + '× that median.',
+      "own: the features stage's writer classifier" + (accuracy !== undefined ? ` (${(accuracy * 100).toFixed(1)}% on the validation images of its ${trainWriters} writers)` : '') + '; mobilenet_v2 / inception_v3: nsfwjs\' fine-tuned ImageNet nets (not comparable with published FIDs).',
+      'MS-SSIM: mean over random pairs within the set (3 scales); lower means more diverse, and a model is best when nearest the real images\'. nearest-train ratio: median distance of ink-normalised images (centred, unit length: the amount of ink does not count) to the nearest training image, relative to the validation images\' (well below 1 suggests memorisation); copy rate: share of images closer than ' + p.copyThreshold + '× that median.',
+      'Bold (report: highlighted) marks the best model value of each column.' + (table.dropped.length ? ` Left out, the same for every set in this run: ${table.dropped.join(', ')}.` : ''),
     ];
-    const markdown = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...table.slice(1).map((r) => `| ${r.join(' | ')} |`), '', ...notes.map((t) => `- ${t}`)].join('\n');
+    const markdown = [tableMarkdown(table), '', ...said.map((v) => `**${v.name}**: ${v.text}`), ...(said.length ? [''] : []), ...notes.map((t) => `- ${t}`)].join('\n');
     ctx.output.json('metrics', scores);
     ctx.artifacts.write('metrics.json', JSON.stringify(scores, null, 2));
     ctx.artifacts.write('metrics.md', markdown + '\n');
     // Per set and feature space: the distances (lower is better) and precision/recall (higher is better).
     const better = { fd: 'lower', kid: 'lower', precision: 'higher', recall: 'higher' } as const;
     const perSpace = scores.flatMap((r) => Object.entries(r.spaces).flatMap(([s, v]) => Object.entries(better).map(([m, dir]) => [`${r.name}/${s}/${m}`, v[m as keyof typeof better], dir] as const)));
-    ctx.metrics(Object.fromEntries(perSpace.map(([k, v]) => [k, v])), { better: Object.fromEntries(perSpace.map(([k, , dir]) => [k, dir])) });
+    ctx.metrics(
+      { ...Object.fromEntries(perSpace.map(([k, v]) => [k, v])), ...(accuracy !== undefined ? { 'own/classifierAccuracy': accuracy } : {}) },
+      { better: { ...Object.fromEntries(perSpace.map(([k, , dir]) => [k, dir])), 'own/classifierAccuracy': 'higher' } },
+    );
 
+    const grid = (t: Tensor) => gridPng(tensorImages(headImages(t, Math.min(64, t.shape[0]!)), format.polarity), { cols: 8, cellWidth: size, cellHeight: size });
     const sections: ReportSection[] = [];
     sections.push({
       title: 'Samples',
-      images: [
-        { caption: 'real (held-out)', png: await gridPng(tensorImages(head(real, 64), format.polarity), { cols: 8, cellWidth: size, cellHeight: size }) },
-        ...(await Promise.all(sets.map(async (s) => ({ caption: s.name, png: s.grid() ?? (await gridPng(tensorImages(head(s.images, 64), format.polarity), { cols: 8, cellWidth: size, cellHeight: size })) })))),
-      ],
+      images: [{ caption: 'real (held-out)', png: await grid(real) }, ...(await Promise.all(sets.map(async (s) => ({ caption: s.name, png: s.grid() ?? (await grid(s.images)) }))))],
     });
     const extras = sets.flatMap((s) => s.extras);
     if (extras.length) sections.push({ title: 'Reconstructions and interpolations (VAE)', images: extras });
     const curves = trainers.filter((up) => up.files.includes('loss.png')).map((up) => ({ caption: up.stage, png: up.file('loss.png') }));
     if (feats && feats.files.includes('loss.png')) curves.push({ caption: 'features (writer classifier)', png: feats.file('loss.png') });
     if (curves.length) sections.push({ title: 'Loss curves', images: curves });
-    const progress = trainers.flatMap((up) => (up.files.includes('progress/latest.png') ? [{ caption: `${up.stage}: fixed noise, last epoch`, png: up.file('progress/latest.png') }] : []));
-    if (progress.length) sections.push({ title: 'GAN progress', images: progress });
-    if (nearestSheets.length) sections.push({ title: 'Memorisation check: closest generated images and their nearest training images', images: nearestSheets });
+    for (const up of trainers) {
+      // At most 12 frames, evenly spaced, the first and the last among them: the report stays a few MB.
+      const all = up.files.filter((f) => /^progress\/epoch-\d+\.png$/.test(f)).sort();
+      const frames = [...new Set(Array.from({ length: Math.min(12, all.length) }, (_, i) => all[Math.round((i * (all.length - 1)) / Math.max(1, Math.min(12, all.length) - 1))]!))];
+      if (frames.length) sections.push({ title: `${up.stage}: fixed noise after each epoch`, slider: true, images: frames.map((f) => ({ caption: `epoch ${Number(f.match(/\d+/)![0])}`, png: up.file(f) })) });
+    }
+    if (nearestSheets.length) sections.push({ title: 'Memorisation check: the generated images closest to a training image', images: nearestSheets });
+    const context: Array<[string, string]> = [
+      ['data', `${trainMeta.length} training images (augmented) of ${trainWriters} writers, ${val.shape[0]} validation images of the same writers, ${test.shape[0]} images of ${heldWriters} held-out writers, ${size}×${size}`],
+      ['scored', `${n} images per set, ${p.pairs} MS-SSIM pairs, feature spaces: ${spaces.map((s) => s.name).join(', ') || 'none'}`],
+      ['backend', backend],
+      ...(accuracy !== undefined ? ([['writer classifier', `${(accuracy * 100).toFixed(1)}% on the validation images of its training writers`]] as Array<[string, string]>) : []),
+      ...trainers.map((up): [string, string] => [up.stage, paramSummary(up.params)]),
+    ];
     ctx.artifacts.writeShared(
       'report.html',
-      renderReport({ title: 'pipe: signature VAE and GAN', generated: `Generated by pipe's evaluate stage (tfjs backend: ${backend})`, metricsTable: table, notes, sections }),
+      renderReport({ title: 'pipe: signature VAE and GAN', generated: `Generated by pipe's evaluate stage (tfjs backend: ${backend})`, context, verdicts: said, table, notes, sections }),
     );
     ctx.log.info(`report: artifacts/report.html; table: artifacts/${ctx.name}/metrics.md`);
   },

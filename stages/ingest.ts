@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { decodeGray } from '../src/ml/data/decode.js';
 import { labelFor, type Label } from '../src/ml/data/labels.js';
 import { gridPng, type Gray } from '../src/ml/data/sheet.js';
-import { assignSplits } from '../src/ml/data/split.js';
+import { assignSplits, type Split } from '../src/ml/data/split.js';
 import { synthesize } from '../src/ml/data/synth.js';
 import { defineStage, type StageContext } from '../src/core/stage.js';
 import { decodeTensor, encodeTensor } from '../src/core/stage.js';
@@ -17,6 +17,7 @@ export interface IngestParams {
   maxSide: number;
   maxPixels: number;
   holdout: number;
+  validation: number;
   seed: number;
   synthetic: { count: number; writers: number };
 }
@@ -28,7 +29,7 @@ export interface IngestItem {
   bytes: number;
   writer: string;
   label: Label;
-  split: 'train' | 'test';
+  split: Split;
   width: number;
   height: number;
   offset: number;
@@ -87,7 +88,7 @@ export default defineStage<IngestParams>({
                 img = await decodeGray(buf, p.maxSide, p.maxPixels);
               } catch (e) {
                 const reason = (e as Error).message.split('\n')[0];
-                // strict: every bad file is named, once all are read.
+                // strict: every bad file is named, once all are read, in path order (reads finish in any order).
                 if (p.strict) unreadable.push(`${rel}: ${reason}`);
                 else ctx.log.warn(`skipping ${rel}: ${reason}`);
                 skipped.push(rel);
@@ -107,7 +108,7 @@ export default defineStage<IngestParams>({
         ),
       );
       bar.done();
-      if (unreadable.length) throw new Error(`cannot read ${unreadable.length} of ${files.length} files (strict: true):\n  ${unreadable.join('\n  ')}`);
+      if (unreadable.length) throw new Error(`cannot read ${unreadable.length} of ${files.length} files (strict: true):\n  ${unreadable.sort().join('\n  ')}`);
       for (const r of results) if (r) found.push(r);
       ctx.log.info(`decoded ${decoded}, reused ${reused} from earlier runs${duplicates ? `, ${duplicates} identical to another file here` : ''}, skipped ${skipped.length}`);
       ctx.metrics({ decoded, reused, skipped: skipped.length, skippedFiles: skipped });
@@ -118,6 +119,7 @@ export default defineStage<IngestParams>({
     const splits = assignSplits(
       kept.map((k) => ({ writer: k.writer, hash: k.hash || k.path })),
       p.holdout,
+      p.validation,
       p.seed,
     );
     let offset = 0;
@@ -131,9 +133,10 @@ export default defineStage<IngestParams>({
     ctx.output.tensor('pixels', { dtype: 'uint8', shape: [offset], data: pixels });
     ctx.output.json('items', items);
     const writers = new Set(items.map((i) => i.writer)).size;
-    const test = items.filter((i) => i.split === 'test').length;
-    ctx.metrics({ images: items.length, writers, train: items.length - test, test });
-    ctx.log.info(`${items.length} images from ${writers} writers (${test} held out)`);
+    const count = (s: Split) => items.filter((i) => i.split === s).length;
+    const [train, val, test] = [count('train'), count('val'), count('test')];
+    ctx.metrics({ images: items.length, writers, train, val, test });
+    ctx.log.info(`${items.length} images from ${writers} writers: ${train} for training, ${val} for validation (the same writers), ${test} of held-out writers`);
     ctx.artifacts.write('sheet.png', await gridPng(kept.slice(0, 48).map((k) => k.img), { cols: 6, cellWidth: 200, cellHeight: 90 }));
   },
 });

@@ -1,9 +1,8 @@
-import { availableParallelism } from 'node:os';
-import pLimit from 'p-limit';
 import { normalizeScan, type NormalizeOptions } from '../src/ml/data/normalize.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { defineStage } from '../src/core/stage.js';
 import type { IngestItem } from './ingest.js';
+import type { Split } from '../src/ml/data/split.js';
 import { imageTensor, tensorImages } from '../src/ml/data/images.js';
 
 export type ResizeParams = NormalizeOptions;
@@ -13,7 +12,7 @@ export interface ImageMeta {
   path: string;
   writer: string;
   label: string;
-  split: 'train' | 'test';
+  split: Split;
 }
 
 export default defineStage<ResizeParams>({
@@ -24,18 +23,15 @@ export default defineStage<ResizeParams>({
     const pixels = upstream.tensor('pixels').data as Uint8Array;
     const { size } = ctx.params;
     const out = new Float32Array(items.length * size * size);
-    const limit = pLimit(availableParallelism());
     const bar = ctx.progress(items.length, 'resize');
-    await Promise.all(
-      items.map((it, i) =>
-        limit(async () => {
-          ctx.signal.throwIfAborted();
-          const img = { width: it.width, height: it.height, pixels: pixels.subarray(it.offset, it.offset + it.width * it.height) };
-          out.set(await normalizeScan(img, ctx.params), i * size * size);
-          bar.tick();
-        }),
-      ),
-    );
+    for (const [i, it] of items.entries()) {
+      // Ctrl-C and SIGTERM are only noticed when the event loop runs.
+      if (i % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
+      ctx.signal.throwIfAborted();
+      const img = { width: it.width, height: it.height, pixels: pixels.subarray(it.offset, it.offset + it.width * it.height) };
+      out.set(normalizeScan(img, ctx.params), i * size * size);
+      bar.tick();
+    }
     bar.done();
     const meta: ImageMeta[] = items.map(({ path, writer, label, split }) => ({ path, writer, label, split }));
     ctx.output.tensor('images', imageTensor(out, items.length, size));

@@ -1,9 +1,11 @@
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
-import { writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { imageLayout, writeHistory, writeModel } from '../src/ml/models/artifacts.js';
 import { toPlain } from '../src/ml/models/io.js';
-import { trainingSet, trainLoop } from '../src/ml/models/loop.js';
+import type { DiffAugmentOp } from '../src/ml/models/diffaugment.js';
+import { WeightAverage } from '../src/ml/models/ema.js';
+import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
 import type { Recipe } from '../src/ml/models/recipes.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
 import { Rng } from '../src/core/stage.js';
@@ -20,6 +22,9 @@ export interface TrainGanParams extends TfParams {
   beta1: number;
   labelSmoothing: number;
   instanceNoise: number;
+  diffAugment: DiffAugmentOp[];
+  ema: number;
+  minibatchStd: boolean;
   progressSamples: number;
   seed: number;
 }
@@ -30,14 +35,25 @@ export default defineStage<TrainGanParams>({
     const p = ctx.params;
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
-    const recipe: Recipe = { kind: 'gan', model: { size, noise: p.noise, filters: p.filters, seed: p.seed }, lr: p.lr, beta1: p.beta1, labelSmoothing: p.labelSmoothing };
+    const recipe: Recipe = {
+      kind: 'gan',
+      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, seed: p.seed },
+      lr: p.lr,
+      beta1: p.beta1,
+      labelSmoothing: p.labelSmoothing,
+      diffAugment: p.diffAugment,
+      paper: format.polarity === 'ink-one' ? -1 : 1,
+    };
     const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, recipe);
     const [generator, discriminator] = trainer.models as [TF.LayersModel, TF.LayersModel];
+    const average = p.ema > 0 ? new WeightAverage(tf, modelVars([generator], false), p.ema) : undefined;
+    // Samples, progress frames and the exported generator use the averaged weights when there are any.
+    const averaged = <T>(fn: () => Promise<T>) => (average ? average.swapped(fn) : fn());
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
     const fixed = tf.tensor2d(Float32Array.from({ length: p.progressSamples * p.noise }, () => fixedRng.normal()), [p.progressSamples, p.noise]);
     const totalSteps = p.epochs * Math.floor(images.shape[0]! / Math.min(p.batchSize, images.shape[0]!));
     const render = async (epoch: number) => {
-      const out = tf.tidy(() => tf.div(tf.add(generator.predict(fixed) as TF.Tensor, 1), 2));
+      const out = await averaged(async () => tf.tidy(() => tf.div(tf.add(generator.predict(fixed) as TF.Tensor, 1), 2)));
       const grid = tensorImages(await toPlain(out), format.polarity);
       out.dispose();
       const cols = Math.ceil(Math.sqrt(grid.length));
@@ -50,15 +66,30 @@ export default defineStage<TrainGanParams>({
         tf,
         ctx,
         images,
-        weights,
+        weights: [...weights, ...(average?.shadow ?? [])],
         optimizers: opts,
-        // Instance noise is annealed linearly to 0 over the run.
-        step: (batch, rng) => trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * Math.max(0, 1 - opts[0]!.step / totalSteps) }, pool),
+        async step(batch, rng) {
+          // Instance noise is annealed linearly to 0 over the run.
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * Math.max(0, 1 - opts[0]!.step / totalSteps) }, pool);
+          average?.update();
+          return losses;
+        },
         afterEpoch: (epoch) => render(epoch),
       });
-      await writeModel(tf, ctx, 'generator', generator);
-      await writeModel(tf, ctx, 'discriminator', discriminator);
-      await writeHistory(ctx, 'train-gan loss', result.history, ['d', 'g']);
+      const image = imageLayout(size, format.polarity);
+      await averaged(() => writeModel(tf, ctx, 'generator', generator, {
+        network: 'GAN generator',
+        input: { shape: [null, p.noise], is: 'noise z, each value drawn from N(0, 1)' },
+        output: { shape: [null, size, size, 1], activation: 'tanh', range: [-1, 1], is: 'images: (y + 1) / 2 gives their pixels' },
+        image,
+      }));
+      await writeModel(tf, ctx, 'discriminator', discriminator, {
+        network: 'GAN discriminator',
+        input: { shape: [null, size, size, 1], is: 'images scaled to [-1, 1]: 2 * pixels - 1' },
+        output: { shape: [null, 1], activation: 'linear', is: 'the real-vs-generated logit: higher means more real' },
+        image,
+      });
+      await writeHistory(ctx, 'train-gan loss', result.history, [['d', 'g']]);
       ctx.output.json('model', { kind: 'gan', size, noise: p.noise, polarity: format.polarity });
       const last = result.history[result.history.length - 1]!;
       // Adversarial losses have no better direction: a falling d loss can mean a failing generator.

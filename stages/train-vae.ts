@@ -1,4 +1,4 @@
-import { writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { imageLayout, writeHistory, writeModel } from '../src/ml/models/artifacts.js';
 import { trainingSet, trainLoop } from '../src/ml/models/loop.js';
 import type { Recipe } from '../src/ml/models/recipes.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
@@ -36,9 +36,20 @@ export default defineStage<TrainVaeParams>({
         step: (batch, rng, epoch) => trainStep(tf, trainer, opts, weights, batch, rng, { beta: p.klWarmup > 0 ? p.beta * Math.min(1, (epoch + 1) / p.klWarmup) : p.beta }, pool),
       });
       const [encoder, decoder] = trainer.models;
-      await writeModel(tf, ctx, 'encoder', encoder!);
-      await writeModel(tf, ctx, 'decoder', decoder!);
-      await writeHistory(ctx, 'train-vae loss per image', result.history, ['total', 'recon', 'kl']);
+      const image = imageLayout(size, format.polarity);
+      await writeModel(tf, ctx, 'encoder', encoder!, {
+        network: 'VAE encoder',
+        input: { shape: [null, size, size, 1], is: 'images' },
+        output: { shape: [null, p.latent], activation: 'linear', is: 'two outputs: the mean and the log variance of q(z | x)' },
+        image,
+      });
+      await writeModel(tf, ctx, 'decoder', decoder!, {
+        network: 'VAE decoder',
+        input: { shape: [null, p.latent], is: 'latent z; the prior is N(0, 1) in each value' },
+        output: { shape: [null, size, size, 1], activation: 'sigmoid', range: [0, 1], is: 'images: the output is their pixels' },
+        image,
+      });
+      await writeHistory(ctx, 'train-vae loss per image', result.history, [['total', 'recon'], ['kl']]);
       ctx.output.json('model', { kind: 'vae', size, latent: p.latent, polarity: format.polarity });
       const last = result.history[result.history.length - 1]!;
       ctx.metrics(

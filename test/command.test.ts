@@ -257,8 +257,11 @@ describe('the PyTorch example (examples/pytorch-vae)', () => {
     assert.match(r.stdout, /9 ran, 0 from cache/);
     // generate's samples.npy is a row of the table, at the same size as every other row.
     const rows = JSON.parse(read(dir, 'artifacts/evaluate/metrics.json')) as Array<{ name: string; n: number; spaces: { own: { fd: number } } }>;
-    assert.deepEqual(rows.map((x) => [x.name, x.n]), [['real (training split)', 16], ['train-vae', 16], ['generate', 16]]);
-    assert.ok(Number.isFinite(rows[2]!.spaces.own.fd));
+    assert.deepEqual(
+      rows.map((x) => [x.name, x.n]),
+      [['real (validation, second half)', 16], ['real (unseen writers)', 16], ['real (training split)', 16], ['train-vae', 16], ['generate', 16], ['blank', 16], ['digits', 16]],
+    );
+    assert.ok(Number.isFinite(rows[4]!.spaces.own.fd));
     const png = readFileSync(join(dir, 'outputs', '0000.png'));
     assert.equal(png.subarray(1, 4).toString(), 'PNG');
     assert.match(read(dir, 'artifacts/report.html'), /generate/);

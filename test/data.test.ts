@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { decodeGray } from '../src/ml/data/decode.js';
 import { labelFor } from '../src/ml/data/labels.js';
 import { inkIsDark, normalizeScan, otsu } from '../src/ml/data/normalize.js';
+import { assignSplits } from '../src/ml/data/split.js';
 import { synthesize } from '../src/ml/data/synth.js';
 import { augmentImage } from '../src/ml/data/warp.js';
 import { sha256 } from '../src/core/hash.js';
@@ -167,8 +168,8 @@ describe('normalisation', () => {
     assert.equal(inkIsDark(dark), true);
     assert.equal(inkIsDark(light), false);
     const opts = { size: 16, inputPolarity: 'auto', contrast: true, crop: true, margin: 0.05, binarize: false, polarity: 'ink-one' } as const;
-    const a = await normalizeScan(dark, opts);
-    const b = await normalizeScan(light, opts);
+    const a = normalizeScan(dark, opts);
+    const b = normalizeScan(light, opts);
     assert.deepEqual(a, b);
     assert.equal(a.length, 256);
     assert.ok(Math.max(...a) === 1 && Math.min(...a) === 0);
@@ -177,13 +178,13 @@ describe('normalisation', () => {
   it('stretches faint ink to full strength and binarises to exactly 0/1', async () => {
     const faint = { width: 40, height: 20, pixels: new Uint8Array(barImage(40, 20, 200, 230)) };
     const base = { size: 16, inputPolarity: 'auto', crop: false, margin: 0, polarity: 'ink-one' } as const;
-    const stretched = await normalizeScan(faint, { ...base, contrast: true, binarize: false });
-    const raw = await normalizeScan(faint, { ...base, contrast: false, binarize: false });
+    const stretched = normalizeScan(faint, { ...base, contrast: true, binarize: false });
+    const raw = normalizeScan(faint, { ...base, contrast: false, binarize: false });
     assert.ok(Math.max(...stretched) > 0.95, `max ${Math.max(...stretched)}`);
     assert.ok(Math.max(...raw) < 0.3, `max ${Math.max(...raw)}`);
-    const bin = await normalizeScan(faint, { ...base, contrast: true, binarize: true });
+    const bin = normalizeScan(faint, { ...base, contrast: true, binarize: true });
     assert.ok(bin.every((v) => v === 0 || v === 1));
-    const dark = await normalizeScan(faint, { ...base, contrast: true, binarize: true, polarity: 'ink-dark' });
+    const dark = normalizeScan(faint, { ...base, contrast: true, binarize: true, polarity: 'ink-dark' });
     assert.deepEqual(dark, bin.map((v) => 1 - v));
   });
 });
@@ -260,11 +261,14 @@ describe('data stages in a pipeline', () => {
       assert.ok((images.data as Float32Array).every((v) => v >= 0 && v <= 1));
       const train = store.getTensor(hashOf('augment', 'train'));
       const test = store.getTensor(hashOf('augment', 'test'));
-      assert.equal(train.shape[0]! / 3 + test.shape[0]!, 24);
+      const val = store.getTensor(hashOf('augment', 'val'));
+      // 6 writers of 4 images: 2 writers held out whole (8 images); of each other writer 1 image (round(0.15 × 4)) for validation.
+      assert.deepEqual([train.shape[0]! / 3, val.shape[0], test.shape[0]], [12, 4, 8]);
       const meta = JSON.parse(Buffer.from(store.getBlob(hashOf('resize', 'meta'))).toString()) as Array<{ writer: string; split: string }>;
       const splitOf = new Map<string, Set<string>>();
       for (const m of meta) splitOf.set(m.writer, (splitOf.get(m.writer) ?? new Set()).add(m.split));
-      assert.ok([...splitOf.values()].every((s) => s.size === 1), 'no writer on both sides of the split');
+      assert.ok([...splitOf.values()].every((s) => s.has('test') === (s.size === 1)), 'a held-out writer has only held-out images');
+      assert.ok([...splitOf.values()].filter((s) => !s.has('test')).every((s) => s.has('train') && s.has('val')), 'every other writer has training and validation images');
     } finally {
       void store.close();
     }
@@ -338,5 +342,42 @@ describe('data stages in a pipeline', () => {
     for (const n of ['original_1_1', 'original_1_2', 'forgeries_1_1']) write(dir, `scans/${n}.png`, png);
     const r = pipe(dir, 'run', '--until', 'ingest');
     assert.match(r.stdout, /2 images from 1 writers/);
+  });
+});
+
+describe('the held-out splits', () => {
+  it('holds out exactly round(holdout × writers) writers whole, and of each other writer round(validation × its images); the same every run', () => {
+    const items = Array.from({ length: 400 }, (_, i) => ({ writer: `synthetic:${i % 50}`, hash: `h${i}` }));
+    const splits = assignSplits(items, 0.3, 0.25, 0);
+    const writersIn = (s: string) => new Set(items.filter((_, i) => splits[i] === s).map((x) => x.writer));
+    assert.equal(writersIn('test').size, 15);
+    assert.equal(splits.filter((s) => s === 'test').length, 120, "every held-out writer's eight images");
+    assert.equal(writersIn('val').size, 35);
+    assert.equal(splits.filter((s) => s === 'val').length, 70, 'two of the eight images of each of the 35 training writers');
+    assert.ok([...writersIn('val')].every((w) => writersIn('train').has(w) && !writersIn('test').has(w)));
+    assert.deepEqual(assignSplits(items, 0.3, 0.25, 0), splits);
+    assert.notDeepEqual(assignSplits(items, 0.3, 0.25, 1), splits);
+    const few = Array.from({ length: 20 }, (_, i) => ({ writer: `w${i % 2}`, hash: `h${i}` }));
+    const byItem = assignSplits(few, 0.25, 0.2, 0);
+    assert.deepEqual([byItem.filter((s) => s === 'test').length, byItem.filter((s) => s === 'val').length], [5, 3]);
+    const single = assignSplits([...items, { writer: 'once', hash: 'x' }], 0.3, 0.25, 0);
+    assert.notEqual(single.at(-1), 'val', "a writer's only image stays for training");
+  });
+});
+
+describe('area resize', () => {
+  it('averages each output pixel over the input area it covers, keeps the aspect, centres, pads with 0', async () => {
+    const { fitArea } = await import('../src/ml/data/area-resize.js');
+    // 6×3 → fits 4×4 as 4×2 at rows 1–2; each output pixel covers 1.5×1.5 input pixels.
+    const src = Uint8Array.from([0, 30, 60, 90, 120, 150, 0, 30, 60, 90, 120, 150, 0, 30, 60, 90, 120, 150]);
+    const out = Array.from(fitArea(src, 6, 3, 4), (v) => Number(v.toFixed(3)));
+    const row = [10, 50, 100, 140];
+    assert.deepEqual(out, [0, 0, 0, 0, ...row, ...row, 0, 0, 0, 0]);
+    // A thin stroke fades rather than vanishes: one 255 column of eight, shrunk 4×, is 255/4 in its output pixel.
+    const thin = new Uint8Array(64);
+    for (let y = 0; y < 8; y++) thin[y * 8 + 5] = 255;
+    assert.deepEqual(Array.from(fitArea(thin, 8, 8, 2)), [0, 63.75, 0, 63.75]);
+    // An upscale repeats pixels.
+    assert.deepEqual(Array.from(fitArea(Uint8Array.from([10, 20, 30, 40]), 2, 2, 4)), [10, 10, 20, 20, 10, 10, 20, 20, 30, 30, 40, 40, 30, 30, 40, 40]);
   });
 });

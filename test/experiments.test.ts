@@ -139,7 +139,7 @@ describe('experiments', () => {
     const r = pipe(dir, 'run', '--until', 'train-vae', '--json');
     assert.equal(r.code, 0, r.stderr);
     const events = lines(r.stdout).filter((e) => e.event === 'metric' && e.stage === 'train-vae') as Array<{ step: number; values: Record<string, number> }>;
-    // 64 images in batches of 32 for 2 epochs.
+    // 84 images: 2 batches of 32 an epoch, 2 epochs.
     assert.deepEqual(events.map((e) => e.step), [1, 2, 3, 4]);
     assert.deepEqual(Object.keys(events[0]!.values), ['total', 'recon', 'kl', 'lr', 'imagesPerSecond']);
     const table = pipe(dir, 'scalars', 'train-vae').stdout.trim().split('\n');

@@ -84,3 +84,81 @@ describe('MS-SSIM', () => {
     assert.ok(s < 0.9 && s > 0, `${s}`);
   });
 });
+
+describe('memorisation distance', () => {
+  it('ink-normalised: a faint image is not near everything, and a copy at any ink level is at 0', async () => {
+    const { loadTf } = await import('../src/ml/tfjs/backend.js');
+    const { inkNormalised, nearestTraining } = await import('../src/ml/metrics/memorisation.js');
+    const { tf } = await loadTf('wasm');
+    const px = 64;
+    const stroke = (at: number, ink: number) => Array.from({ length: px }, (_, i) => (i >= at && i < at + 8 ? ink : 0));
+    // Training: a faint stroke at 0 and a full one at 40. Query: a full stroke at 34, overlapping the second.
+    const train = tf.tensor2d([...stroke(0, 0.1), ...stroke(40, 1)], [2, px]);
+    const query = tf.tensor2d([...stroke(34, 1), ...stroke(0, 0.5)], [2, px]);
+    assert.deepEqual(Array.from((await nearestTraining(tf, query, train)).index), [0, 0], 'plain pixel L2 picks the faint image for both');
+    const near = await nearestTraining(tf, inkNormalised(tf, query), inkNormalised(tf, train));
+    assert.deepEqual(Array.from(near.index), [1, 0]);
+    assert.ok(near.distance[1]! < 1e-3, `the same stroke with 5× the ink is a copy (${near.distance[1]})`);
+  });
+});
+
+describe('the metrics table and the verdicts', async () => {
+  const { metricsTable, tableMarkdown } = await import('../src/ml/report/metrics-table.js');
+  const { verdicts } = await import('../src/ml/metrics/verdict.js');
+  type Row = import('../src/ml/metrics/scores.js').RowScores;
+  const row = (name: string, kind: Row['kind'], fd: number, recall: number, msssim: number, copyRate = 0, ratio = 1): Row => ({
+    name,
+    kind,
+    n: 200,
+    spaces: { own: { fd, kid: fd / 10, precision: 0.6, recall, density: 0.5, coverage: 0 } },
+    pixelMmd: 0.01,
+    msssim,
+    memorisation: { ratio, copyRate, medianNearest: ratio },
+  });
+  const rows = [row('real', 'real', 5, 0.8, 0.43), row('copies', 'copies', 6, 0.8, 0.43, 1, 0), row('vae', 'model', 20, 0.9, 0.45), row('gan', 'model', 30, 0.2, 0.66, 0.1, 0.5)];
+
+  it('marks each column best among the models, reads MS-SSIM by its distance to the real images, drops constant columns', () => {
+    const t = metricsTable(rows, ['own']);
+    assert.deepEqual(t.dropped, ['own precision', 'own density', 'own coverage', 'pixel MMD²']);
+    assert.deepEqual(t.header, ['set', 'own FD', 'own KID', 'own recall', 'MS-SSIM', 'nearest-train ratio', 'copy rate']);
+    const vae = t.rows.find((r) => r.cells[0] === 'vae')!;
+    assert.deepEqual(vae.best, [false, true, true, true, true, true, true]);
+    assert.ok(t.rows.filter((r) => r.kind !== 'model').every((r) => r.best.every((b) => !b)));
+    assert.match(tableMarkdown(t), /^\| vae \| \*\*20\*\* \| \*\*2\*\* \| \*\*0\.9\*\* \| \*\*0\.45\*\* \| \*\*1\*\* \| \*\*0\*\* \|$/m);
+  });
+
+  it('says in words which model is closer, which is diverse, and what looks collapsed or copied', () => {
+    const [vae, gan] = verdicts(rows, 'own');
+    assert.equal(vae!.text, 'the closest to real of the models: own FD 20 (real vs real 5), precision 0.6. As diverse as real signatures (MS-SSIM 0.45 vs 0.43). Recall 0.9 (the widest coverage of the models). No sign of copying (copy rate 0, nearest-train ratio 1).');
+    assert.match(gan!.text, /^further from real than vae: .* Less diverse than real signatures \(MS-SSIM 0\.66 vs 0\.43\)\. Recall 0\.2\. Signs of mode collapse: .* Copies training images: 10% of samples/);
+  });
+});
+
+describe('the report page', async () => {
+  const { renderReport } = await import('../src/ml/report/html.js');
+  const png = new Uint8Array([137, 80, 78, 71]);
+  const html = renderReport({
+    title: 't',
+    generated: 'g',
+    context: [['data', '96 images']],
+    verdicts: [{ name: 'gan', text: 'as diverse as real' }],
+    table: { header: ['set', 'own FD'], rows: [{ kind: 'real', cells: ['real', '1'], best: [false, false] }, { kind: 'model', cells: ['gan', '2'], best: [false, true] }], dropped: [] },
+    notes: ['n'],
+    sections: [{ title: 'frames', slider: true, images: [1, 2, 3].map((e) => ({ caption: `epoch ${e}`, png })) }],
+  });
+
+  it('has a viewport, the run context, verdicts, a scrolling table with the best value marked', () => {
+    assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+    assert.match(html, /<dl class="context"><dt>data<\/dt><dd>96 images<\/dd><\/dl>/);
+    assert.match(html, /<li><b>gan<\/b>: as diverse as real<\/li>/);
+    assert.match(html, /<div class="table"><table>.*<tr class="model"><th>gan<\/th><td class="best">2<\/td><\/tr>/s);
+    assert.match(html, /\.table\{overflow-x:auto/);
+  });
+
+  it('shows per-epoch frames under a slider, the last one first; images zoom on a click', () => {
+    assert.match(html, /<section class="slider"><h2>frames<\/h2><input type="range" min="0" max="2" value="2"/);
+    assert.equal((html.match(/<figure hidden>/g) ?? []).length, 2);
+    assert.match(html, /<figure><img alt="epoch 3"/);
+    assert.match(html, /classList\.toggle\('zoom'\)/);
+  });
+});

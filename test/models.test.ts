@@ -3,6 +3,9 @@ import { describe, it } from 'node:test';
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { Adam } from '../src/ml/models/adam.js';
+import { applyAugment, drawAugment } from '../src/ml/models/diffaugment.js';
+import { WeightAverage } from '../src/ml/models/ema.js';
+import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { buildGan } from '../src/ml/models/gan.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
@@ -69,7 +72,7 @@ describe('sum and mean gradients', () => {
 
 describe('lean training gradients', () => {
   it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
-    const config = { size: 16, noise: 4, filters: 3, seed: 5 };
+    const config = { size: 16, noise: 4, filters: 3, minibatchStd: false, seed: 5 };
     const [plain, lean] = [buildGan(tf, config), buildGan(tf, config)];
     leanGradients(tf, lean.generator);
     leanGradients(tf, lean.discriminator);
@@ -116,13 +119,13 @@ describe('models', () => {
   });
 
   it('the same seed gives the same initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
-    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
+    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
     assert.deepEqual(sums(0), sums(0));
     assert.notDeepEqual(sums(0), sums(1));
   });
 
   it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, seed: 2 });
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
     const v = img.dataSync();
@@ -137,6 +140,82 @@ describe('models', () => {
     const back = await importLayersModel(tf, json, weights);
     const z = tf.tensor2d(random([5, 4], 'z'), [5, 4]);
     assert.deepEqual((back.predict(z) as TF.Tensor).dataSync(), (vae.decoder.predict(z) as TF.Tensor).dataSync());
+  });
+});
+
+describe('GAN training aids', () => {
+  const img = (n: number, size: number, f: (k: number, y: number, x: number) => number) =>
+    tf.tensor4d(Float32Array.from({ length: n * size * size }, (_, i) => f(Math.floor(i / (size * size)), Math.floor(i / size) % size, i % size)), [n, size, size, 1]);
+
+  it('DiffAugment translation moves each image by its own shift, filling with paper; cutout blanks a half-size square', () => {
+    const size = 16;
+    // A distinct value per pixel, in [-1, 1); paper is -1.
+    const x = img(3, size, (k, y, x) => (k * 256 + y * 16 + x) / 768 - 0.999);
+    const draw = drawAugment(new Rng('aug'), 3, size, ['translation']);
+    const shiftOf = (m: Float32Array, k: number) => {
+      // Row 8's 1 sits at column 8 - shift.
+      const row = m.subarray(k * size * size + 8 * size, k * size * size + 9 * size);
+      return 8 - row.indexOf(1);
+    };
+    const out = applyAugment(tf, x, draw.map((d) => tf.tensor(d.data, d.shape)), ['translation'], -1).arraySync() as number[][][][];
+    const src = x.arraySync() as number[][][][];
+    for (let k = 0; k < 3; k++) {
+      const [dy, dx] = [shiftOf(draw[0]!.data, k), shiftOf(draw[1]!.data, k)];
+      assert.ok(Math.abs(dy) <= 2 && Math.abs(dx) <= 2, `shift (${dy}, ${dx}) within 1/8 of ${size}`);
+      for (let y = 0; y < size; y++) {
+        for (let x0 = 0; x0 < size; x0++) {
+          const [sy, sx] = [y - dy, x0 - dx];
+          const want = sy >= 0 && sy < size && sx >= 0 && sx < size ? src[k]![sy]![sx]![0]! : -1;
+          assert.ok(Math.abs(out[k]![y]![x0]![0]! - want) < 1e-6, `image ${k} (${y}, ${x0})`);
+        }
+      }
+    }
+    const [mask] = drawAugment(new Rng('cut'), 4, size, ['cutout']);
+    for (let k = 0; k < 4; k++) {
+      const zeros = mask!.data.subarray(k * size * size, (k + 1) * size * size).filter((v) => v === 0).length;
+      assert.ok(zeros > 0 && zeros <= 64, `image ${k}: ${zeros} pixels cut, at most (16/2)²`);
+    }
+    const cut = applyAugment(tf, tf.onesLike(img(4, size, () => 0)), [tf.tensor(mask!.data, mask!.shape)], ['cutout'], -1).dataSync();
+    assert.deepEqual(Array.from(cut), Array.from(mask!.data, (m) => (m ? 1 : -1)));
+  });
+
+  it('DiffAugment passes gradients through to the images (the generator learns through it)', () => {
+    const x = img(2, 8, (k, y, x) => Math.sin(k + y + x));
+    const draw = drawAugment(new Rng('g'), 2, 8, ['translation', 'cutout']).map((d) => tf.tensor(d.data, d.shape));
+    const g = tf.grad((t: TF.Tensor) => tf.sum(applyAugment(tf, t, draw, ['translation', 'cutout'], -1)))(x).dataSync();
+    // Each kept output pixel comes from exactly one input pixel: gradients are 0 or 1, some of each.
+    assert.ok(g.every((v) => v === 0 || v === 1) && g.some((v) => v === 1) && g.some((v) => v === 0));
+  });
+
+  it('the minibatch standard deviation map is the mean spread over the batch, differentiable, and a discriminator with it saves and loads', async () => {
+    const layer = minibatchStd(tf, 'mbstd');
+    const x = tf.tensor4d([0, 2, 4, 6, 1, 1, 1, 1], [2, 2, 2, 1]);
+    const y = layer.apply(x) as TF.Tensor;
+    assert.deepEqual(y.shape, [2, 2, 2, 2]);
+    // Standard deviations over the batch of two, per pixel: half of |0-1|, |2-1|, |4-1|, |6-1|: 0.5, 0.5, 1.5, 2.5; mean 1.25.
+    const v = Array.from(y.dataSync());
+    assert.deepEqual(v.filter((_, i) => i % 2 === 1).map((s) => Number(s.toFixed(4))), new Array(8).fill(1.25));
+    assert.deepEqual(v.filter((_, i) => i % 2 === 0), [0, 2, 4, 6, 1, 1, 1, 1]);
+    const g = tf.grad((t: TF.Tensor) => tf.sum(tf.slice(layer.apply(t) as TF.Tensor, [0, 0, 0, 1], [-1, -1, -1, 1])))(x).dataSync();
+    assert.ok(g.some((e) => e !== 0), 'the spread passes gradients back to the images');
+    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, minibatchStd: true, seed: 3 });
+    const { json, weights } = await exportLayersModel(tf, discriminator);
+    const back = await importLayersModel(tf, json, weights);
+    const imgs = tf.tensor4d(random([3, 16, 16, 1], 'd'), [3, 16, 16, 1]);
+    assert.deepEqual((back.predict(imgs) as TF.Tensor).dataSync(), (discriminator.predict(imgs) as TF.Tensor).dataSync());
+  });
+
+  it('the weight average follows decay·avg + (1 − decay)·w and swaps in only while asked', async () => {
+    const v = tf.variable(tf.tensor1d([0, 10]));
+    const avg = new WeightAverage(tf, [v], 0.9);
+    v.assign(tf.tensor1d([10, 0]));
+    avg.update();
+    v.assign(tf.tensor1d([20, 0]));
+    avg.update();
+    // 0.9·(0.9·0 + 0.1·10) + 0.1·20 = 2.9; 0.9·(0.9·10 + 0) + 0 = 8.1
+    const got = await avg.swapped(async () => Array.from(v.dataSync()));
+    assert.deepEqual(got.map((x) => Number(x.toFixed(5))), [2.9, 8.1]);
+    assert.deepEqual(Array.from(v.dataSync()), [20, 0]);
   });
 });
 

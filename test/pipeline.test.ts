@@ -1,11 +1,13 @@
+/// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { importLayersModel } from '../src/ml/models/io.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
+import { browser } from './browser.js';
 import { PIPE, pipe, pipeAsync, project, waitFor } from './helpers.js';
 
 const CI_PIPELINE = readFileSync(join(PIPE, '..', '..', 'ci', 'pipeline.yaml'), 'utf8');
@@ -37,24 +39,82 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     }
     const html = readFileSync(join(dir, 'artifacts/report.html'), 'utf8');
     assert.match(html, /<table>.*<th>own FD<\/th>/s);
-    assert.match(html, /<th>real \(training split\)<\/th>/);
+    assert.match(html, /<th>real \(validation, second half\)<\/th>/);
+    assert.match(html, /<meta name="viewport"/);
+    assert.match(html, /<dt>data<\/dt><dd>84 training images \(augmented\) of 6 writers, 24 validation images of the same writers, 22 images of 2 held-out writers, 32×32<\/dd>/);
+    assert.match(html, /<dt>train-gan<\/dt><dd>[^<]*epochs=2[^<]*filters=4/);
+    assert.match(html, /<h2>Verdict<\/h2><ul class="verdicts"><li><b>train-vae<\/b>: /);
     assert.ok((html.match(/data:image\/png;base64,/g) ?? []).length >= 6);
-    const metrics = JSON.parse(readFileSync(join(dir, 'artifacts/evaluate/metrics.json'), 'utf8')) as Array<{ name: string; spaces: { own: { fd: number; precision: number } } }>;
-    assert.deepEqual(metrics.map((m) => m.name), ['real (training split)', 'train-vae', 'train-gan']);
-    for (const m of metrics) assert.ok(Number.isFinite(m.spaces.own.fd) && m.spaces.own.precision >= 0 && m.spaces.own.precision <= 1);
   });
 
-  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => existsSync(c));
-  it('the report renders in headless Chromium', { skip: chromium ? false : 'no Debian chromium on this machine' }, () => {
-    const r = spawnSync(
-      chromium!,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'chrome')}`, '--dump-dom', `file://${join(dir, 'artifacts/report.html')}`],
-      { encoding: 'utf8', timeout: 60000 },
+  it('scores the sanity sets far from every real set, and flags training copies as memorised', () => {
+    const metrics = JSON.parse(readFileSync(join(dir, 'artifacts/evaluate/metrics.json'), 'utf8')) as Array<{
+      name: string;
+      kind: string;
+      n: number;
+      spaces: { own: { fd: number; precision: number } };
+      memorisation: { copyRate: number; ratio: number };
+    }>;
+    assert.deepEqual(
+      metrics.map((m) => [m.name, m.kind, m.n]),
+      [
+        ['real (validation, second half)', 'real', 12],
+        ['real (unseen writers)', 'unseen', 12],
+        ['real (training split)', 'copies', 12],
+        ['train-vae', 'model', 12],
+        ['train-gan', 'model', 12],
+        ['blank', 'sanity', 12],
+        ['digits', 'sanity', 12],
+      ],
     );
+    for (const m of metrics) assert.ok(Number.isFinite(m.spaces.own.fd) && m.spaces.own.precision >= 0 && m.spaces.own.precision <= 1, m.name);
+    // At 12 images a set and a classifier trained for one epoch, the real sets' FDs are within noise of each other
+    // (the default run shows real vs real lowest: README); what holds here is that they are far below the sanity sets.
+    const fd = (kind: string) => metrics.filter((m) => m.kind === kind).map((m) => m.spaces.own.fd);
+    const realest = Math.max(...fd('real'), ...fd('unseen'), ...fd('copies'));
+    for (const s of fd('sanity')) assert.ok(s > 3 * realest, `a sanity set (FD ${s}) is far from every real set (at most ${realest})`);
+    const copies = metrics.find((m) => m.kind === 'copies')!.memorisation;
+    assert.deepEqual([copies.copyRate, copies.ratio], [1, 0]);
+    for (const m of metrics.filter((x) => x.kind !== 'copies')) assert.ok(m.memorisation.copyRate < 0.5, `${m.name} is not flagged as copies`);
+  });
+
+  it('writes metadata beside each exported model, and the README snippet loads the generator with plain @tensorflow/tfjs', () => {
+    const meta = JSON.parse(readFileSync(join(dir, 'artifacts/train-gan/generator/metadata.json'), 'utf8'));
+    assert.deepEqual(meta.input.shape, [null, 16]);
+    assert.deepEqual([meta.output.activation, meta.output.range, meta.image.size, meta.image.polarity], ['tanh', [-1, 1], 32, 'ink-one']);
+    const classes = JSON.parse(readFileSync(join(dir, 'artifacts/features/classifier/metadata.json'), 'utf8')).classes;
+    assert.equal(classes.length, 6);
+    const readme = readFileSync(join(PIPE, '..', '..', 'README.md'), 'utf8');
+    const snippet = readme.match(/<!-- load-generator -->\n```js\n([\s\S]*?)```/)![1]!;
+    // As in a user's project with @tensorflow/tfjs installed (ESM resolves from the folder, not NODE_PATH).
+    if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(PIPE, '..', '..', 'node_modules'), join(dir, 'node_modules'));
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', snippet], { cwd: dir, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    // The DOM as Chromium built it: the table and every inlined image survived parsing.
-    assert.match(r.stdout, /<th>train-gan<\/th>/);
-    assert.ok((r.stdout.match(/<img alt=/g) ?? []).length >= 6);
+    assert.match(r.stdout, /^16 images of 32×32, pixels in \[0\.\d\d, [01]\.\d\d\]\n$/);
+  });
+
+  it('the report works in a real browser: table, verdicts, the epoch slider, zoom', async (t) => {
+    const b = await browser(t);
+    if (!b) return;
+    try {
+      const page = await b.newPage();
+      await page.goto(`file://${join(dir, 'artifacts/report.html')}`);
+      assert.equal(await page.locator('tbody th', { hasText: 'train-gan' }).count(), 1);
+      assert.ok((await page.locator('img').count()) >= 6);
+      assert.match((await page.locator('ul.verdicts li').first().textContent())!, /^train-vae: /);
+      // The GAN trained 2 epochs: the slider starts at the last frame and moves to the first.
+      const frames = page.locator('section.slider figure');
+      assert.deepEqual(await frames.evaluateAll((f) => f.map((x) => (x as HTMLElement).hidden)), [true, false]);
+      await page.locator('section.slider input').fill('0');
+      assert.deepEqual(await frames.evaluateAll((f) => f.map((x) => (x as HTMLElement).hidden)), [false, true]);
+      const img = page.locator('section.slider img').first();
+      const before = (await img.boundingBox())!.width;
+      await img.click();
+      assert.equal(await img.getAttribute('class'), 'zoom');
+      assert.ok((await img.boundingBox())!.width > 1.5 * before, 'a click zooms the image');
+    } finally {
+      await b.close();
+    }
   });
 
   it('a second run is all cache hits', () => {
@@ -101,7 +161,7 @@ describe('training survives a kill', () => {
   });
 
   it('a resumed GAN records what an uninterrupted one does: the same weights, progress frames and lock entry', async () => {
-    const { whole, killed } = await wholeAndResumed(CI_PIPELINE.replace('epochs: 1, filters: 4', 'epochs: 3, batchSize: 8, filters: 4'), 'train-gan', 3);
+    const { whole, killed } = await wholeAndResumed(CI_PIPELINE.replace('epochs: 2, filters: 4', 'epochs: 3, batchSize: 8, filters: 4'), 'train-gan', 3);
     const entry = (d: string) => (JSON.parse(readFileSync(join(d, 'pipe.lock'), 'utf8')) as { stages: Record<string, { outs: unknown; files: Record<string, string> }> }).stages['train-gan']!;
     assert.ok(Object.keys(entry(whole).files).includes('progress/epoch-001.png'));
     assert.deepEqual(entry(killed).files, entry(whole).files);

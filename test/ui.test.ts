@@ -1,27 +1,12 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { browser } from './browser.js';
 import { PIPE, pipe, pipeAsync, project, waitFor } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-/** Debian's Chromium, which .ci/run installs; without it the test fails as root (CI) and skips otherwise, saying why. */
-async function browser(t: { skip(msg: string): void }): Promise<Browser | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    if (process.getuid?.() !== 0) {
-      t.skip(`no ${CHROMIUM} (apt-get install chromium), and not root to install it`);
-      return undefined;
-    }
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-}
 
 describe('pipe ui in a real browser', () => {
   it('shows the DAG, follows a run started elsewhere without reloading, draws its curves and compares experiments', async (t) => {

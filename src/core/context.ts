@@ -8,7 +8,7 @@ import type { OutputRef, RunRecord, Store } from './store.js';
 import { decodeNpy } from './npy.js';
 import { tensor } from './tensor.js';
 
-export function inputsFrom(store: Store, stage: string, record: RunRecord): StageInputs {
+export function inputsFrom(store: Store, stage: string, record: RunRecord, params: Record<string, unknown>): StageInputs {
   const ref = (name: string, type: OutputRef['type']): OutputRef => {
     const found = type === 'file' ? record.files[name] : record.outputs[name];
     if (!found || found.type !== type) {
@@ -22,6 +22,7 @@ export function inputsFrom(store: Store, stage: string, record: RunRecord): Stag
     outputs: Object.keys(record.outputs),
     files: Object.keys(record.files),
     metrics: record.metrics,
+    params,
     tensor(name) {
       // A command stage's .npy out reads as a tensor too.
       const npy = record.outputs[name]?.type === 'file' && name.endsWith('.npy');

@@ -91,7 +91,7 @@ export async function executeStage(
   async function runModule(): Promise<void> {
     const module = await loadModule(spec.kind.module, project.pipeline.cacheDir);
     const upstream: Record<string, StageInputs> = {};
-    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!);
+    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!, project.pipeline.stages.get(up)!.params);
     const ctx = makeContext({
       spec,
       fingerprint,

@@ -16,6 +16,8 @@ export interface StageInputs {
   /** Artifact paths the stage wrote, as given to artifacts.write() (writeShared paths start with '/'). */
   readonly files: string[];
   readonly metrics: Record<string, unknown>;
+  /** The upstream stage's params as resolved (defaults filled in): they are in its fingerprint, so in this stage's key too. */
+  readonly params: Record<string, unknown>;
   tensor(name: string): Tensor;
   json<T = unknown>(name: string): T;
   /** A file the stage wrote under artifacts/, by the path it gave to files.write(). */

@@ -6,6 +6,20 @@ export function imageTensor(data: Float32Array, n: number, size: number): Tensor
   return { dtype: 'float32', shape: [n, size, size, 1], data };
 }
 
+/** Rows `rows` of a batch tensor, copied into a new batch. */
+export function pickImages(t: Tensor, rows: number[]): Tensor {
+  const px = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(rows.length * px);
+  rows.forEach((r, k) => out.set((t.data as Float32Array).subarray(r * px, (r + 1) * px), k * px));
+  return { ...t, shape: [rows.length, ...t.shape.slice(1)], data: out };
+}
+
+/** The first n images of a batch tensor, without a copy. */
+export function headImages(t: Tensor, n: number): Tensor {
+  const px = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(0, n * px) };
+}
+
 /**
  * The first `max` images of a batch as 8-bit grayscale for grids, always ink
  * dark on light paper, however the tensor stores them.

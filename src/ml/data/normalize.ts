@@ -1,3 +1,4 @@
+import { fitArea } from './area-resize.js';
 import type { Gray } from './sheet.js';
 
 export interface NormalizeOptions {
@@ -61,10 +62,9 @@ export function inkIsDark(img: Gray): boolean {
  * One scan to a size×size float image in [0,1]: ink map (ink high), contrast
  * stretched from paper to ink so faint ink reaches full strength, cropped to
  * the ink's bounding box plus a margin, fitted with its aspect kept and
- * padded with paper, optionally binarised with Otsu.
+ * padded with paper (area averaging), optionally binarised with Otsu.
  */
-export async function normalizeScan(img: Gray, o: NormalizeOptions): Promise<Float32Array> {
-  const { default: sharp } = await import('sharp');
+export function normalizeScan(img: Gray, o: NormalizeOptions): Float32Array {
   const dark = o.inputPolarity === 'auto' ? inkIsDark(img) : o.inputPolarity === 'dark-ink';
   const ink = new Uint8Array(img.pixels.length);
   for (let i = 0; i < ink.length; i++) ink[i] = dark ? 255 - img.pixels[i]! : img.pixels[i]!;
@@ -108,16 +108,11 @@ export async function normalizeScan(img: Gray, o: NormalizeOptions): Promise<Flo
       height = h;
     }
   }
-  const { data } = await sharp(Buffer.from(src.buffer, src.byteOffset, src.byteLength), { raw: { width, height, channels: 1 } })
-    .resize(o.size, o.size, { fit: 'contain', background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' })
-    .extractChannel(0)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const bin = o.binarize ? otsu(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) : -1;
+  const fitted = fitArea(src, width, height, o.size);
+  const bin = o.binarize ? otsu(Uint8Array.from(fitted, (v) => Math.round(v))) : -1;
   const out = new Float32Array(o.size * o.size);
   for (let i = 0; i < out.length; i++) {
-    let v = data[i]! / 255;
-    if (bin >= 0) v = data[i]! > bin ? 1 : 0;
+    const v = bin >= 0 ? (Math.round(fitted[i]!) > bin ? 1 : 0) : fitted[i]! / 255;
     out[i] = o.polarity === 'ink-one' ? v : 1 - v;
   }
   return out;

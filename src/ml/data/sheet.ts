@@ -1,3 +1,5 @@
+import { outlineFont, textPath } from '../fonts/outline.js';
+
 /** Grids of grayscale images as PNG: contact sheets, sample grids, progress frames. */
 export interface Gray {
   width: number;
@@ -5,13 +7,28 @@ export interface Gray {
   pixels: Uint8Array;
 }
 
+/** A strip of column titles, one centred over each cell, drawn with the bundled font (same bytes everywhere). */
+async function headerRow(titles: string[], cellWidth: number, gap: number, width: number): Promise<{ height: number; pixels: Uint8Array }> {
+  const { default: sharp } = await import('sharp');
+  const font = await outlineFont('dejavu-sans');
+  const size = Math.max(7, Math.min(12, cellWidth / 6));
+  const height = Math.ceil(size * 1.6);
+  const paths = titles.map((t, i) => {
+    const w = textPath(font, t, 0, 0, size).width;
+    return `<path d="${textPath(font, t, gap + i * (cellWidth + gap) + (cellWidth - w) / 2, size * 1.2, size).d}" fill="#000"/>`;
+  });
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#fff"/>${paths.join('')}</svg>`;
+  const { data } = await sharp(Buffer.from(svg), { density: 72 }).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return { height, pixels: new Uint8Array(data.buffer, data.byteOffset, width * height) };
+}
+
 /**
  * Lays images out row by row, each fitted into a cell (aspect kept, padded
- * with `background`), with a `gap`-pixel border.
+ * with `background`), with a `gap`-pixel border; `header` titles the columns.
  */
 export async function gridPng(
   images: Gray[],
-  opts: { cols: number; cellWidth: number; cellHeight: number; gap?: number; background?: number },
+  opts: { cols: number; cellWidth: number; cellHeight: number; gap?: number; background?: number; header?: string[] },
 ): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
   const gap = opts.gap ?? 2;
@@ -35,5 +52,10 @@ export async function gridPng(
       for (let x = 0; x < opts.cellWidth; x++) out[(y0 + y) * W + x0 + x] = data[(y * info.width + x) * info.channels]!;
     }
   }
-  return sharp(out, { raw: { width: W, height: H, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+  if (!opts.header) return sharp(out, { raw: { width: W, height: H, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+  const top = await headerRow(opts.header, opts.cellWidth, gap, W);
+  const all = new Uint8Array(W * (top.height + H));
+  all.set(top.pixels);
+  all.set(out, W * top.height);
+  return sharp(all, { raw: { width: W, height: top.height + H, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
 }

@@ -1,7 +1,19 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
 
-/** For each query image, the index of and distance to its nearest training image (pixel L2). */
+/**
+ * Each image (a row) centred and scaled to unit length, so a distance
+ * compares where the strokes are, not how much ink there is: in plain pixel
+ * L2 the faintest training image is near everything.
+ */
+export function inkNormalised(tf: Tf, x: TF.Tensor2D): TF.Tensor2D {
+  return tf.tidy(() => {
+    const c = tf.sub(x, tf.mean(x, 1, true));
+    return tf.div(c, tf.add(tf.norm(c, 'euclidean', 1, true), 1e-6));
+  });
+}
+
+/** For each query image, the index of and distance to its nearest training image (L2 over the rows as given). */
 export async function nearestTraining(tf: Tf, queries: TF.Tensor2D, train: TF.Tensor2D, chunk = 512): Promise<{ index: Int32Array; distance: Float32Array }> {
   const n = queries.shape[0];
   const index = new Int32Array(n);

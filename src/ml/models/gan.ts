@@ -1,12 +1,15 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
 import { initSeeds } from './io.js';
+import { minibatchStd } from './minibatch-std.js';
 
 export interface GanConfig {
   size: number;
   noise: number;
   /** Width of the networks: the last generator layer before the image has this many filters. */
   filters: number;
+  /** A minibatch standard deviation feature map before the discriminator's logit. */
+  minibatchStd: boolean;
   seed: number;
 }
 
@@ -19,7 +22,8 @@ export interface Gan {
  * DCGAN (Radford et al. 2015), scaled to the image size: the generator goes
  * noise → dense → 4×4 → stride-2 transposed convs with batch norm and ReLU
  * → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
- * (batch norm after the first) down to 4×4, then one logit.
+ * (batch norm after the first) down to 4×4, optionally a minibatch
+ * standard deviation map there, then one logit.
  */
 export function buildGan(tf: Tf, c: GanConfig): Gan {
   const seed = initSeeds(c.seed);
@@ -53,6 +57,7 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
     if (i > 0) d = tf.layers.batchNormalization({ momentum: 0.9, name: `d_bn${i + 1}` }).apply(d) as TF.SymbolicTensor;
     d = tf.layers.leakyReLU({ alpha: 0.2, name: `d_lrelu${i + 1}` }).apply(d) as TF.SymbolicTensor;
   });
+  if (c.minibatchStd) d = minibatchStd(tf, 'd_mbstd').apply(d) as TF.SymbolicTensor;
   d = tf.layers.flatten({ name: 'd_flatten' }).apply(d) as TF.SymbolicTensor;
   d = tf.layers.dense({ units: 1, kernelInitializer: init(), name: 'd_logit' }).apply(d) as TF.SymbolicTensor;
   const discriminator = tf.model({ inputs: x, outputs: d, name: 'discriminator' });

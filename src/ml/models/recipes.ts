@@ -2,6 +2,7 @@ import type * as TF from '../tfjs/tf.js';
 import type { Rng } from '../../core/stage.js';
 import { sizeOf } from '../../core/stage.js';
 import type { Tf } from '../tfjs/tf.js';
+import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { modelVars } from './loop.js';
 import { leanGradients } from './lean-grads.js';
@@ -11,7 +12,7 @@ import { buildVae, vaeLoss, type VaeConfig } from './vae.js';
 /** Everything needed to build the same trainer in another thread. */
 export type Recipe =
   | { kind: 'vae'; model: VaeConfig; lr: number; recon: 'bce' | 'mse' }
-  | { kind: 'gan'; model: GanConfig; lr: number; beta1: number; labelSmoothing: number };
+  | { kind: 'gan'; model: GanConfig; lr: number; beta1: number; labelSmoothing: number; diffAugment: DiffAugmentOp[]; paper: number };
 
 function normal(rng: Rng, shape: number[]): HostTensor {
   return { data: Float32Array.from({ length: sizeOf(shape) }, () => rng.normal()), shape };
@@ -39,16 +40,23 @@ function vaeTrainer(tf: Tf, r: Extract<Recipe, { kind: 'vae' }>): Trainer {
 
 /**
  * GAN: the discriminator's phase (real vs. generated, one-sided label
- * smoothing), then the generator's (non-saturating loss). Inputs: noise for
- * each phase and, while scalars.sigma > 0, instance noise for each
- * discriminator input.
+ * smoothing), then the generator's (non-saturating loss). Inputs, in order:
+ * noise for each phase; with DiffAugment, a draw for each image set the
+ * discriminator sees (real, generated in its phase, generated in the
+ * generator's); while scalars.sigma > 0, instance noise for each of them too.
  */
 function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
   leanGradients(tf, G);
   leanGradients(tf, D);
   const bce = (logits: TF.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits) as TF.Scalar;
-  const jitter = (t: TF.Tensor, noise: TF.Tensor | undefined, sigma: number) => (noise && sigma > 0 ? tf.add(t, tf.mul(noise, sigma)) : t);
+  const k = augmentInputs(r.diffAugment);
+  // What D sees of a set of images: augmented with its draw, then jittered with its instance noise.
+  const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, sigma: number) => {
+    const a = applyAugment(tf, t, ins.slice(2 + set * k, 2 + (set + 1) * k), r.diffAugment, r.paper);
+    const noise = ins[2 + 3 * k + set];
+    return noise && sigma > 0 ? tf.add(a, tf.mul(noise, sigma)) : a;
+  };
   return {
     models: [G, D],
     phases: [
@@ -56,11 +64,11 @@ function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
         vars: modelVars([D], true),
         lr: r.lr,
         beta1: r.beta1,
-        loss: (x, [zd, , jr, jf], s) => {
+        loss: (x, ins, s) => {
           const real = tf.sub(tf.mul(x, 2), 1);
-          const fake = G.apply(zd!, { training: true }) as TF.Tensor;
-          const lr = bce(D.apply(jitter(real, jr, s.sigma!), { training: true }) as TF.Tensor, 1 - r.labelSmoothing);
-          const lf = bce(D.apply(jitter(fake, jf, s.sigma!), { training: true }) as TF.Tensor, 0);
+          const fake = G.apply(ins[0]!, { training: true }) as TF.Tensor;
+          const lr = bce(D.apply(seen(real, ins, 0, s.sigma!), { training: true }) as TF.Tensor, 1 - r.labelSmoothing);
+          const lf = bce(D.apply(seen(fake, ins, 1, s.sigma!), { training: true }) as TF.Tensor, 0);
           const d = tf.add(lr, lf) as TF.Scalar;
           return { total: d, report: { d } };
         },
@@ -69,16 +77,17 @@ function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
         vars: modelVars([G], true),
         lr: r.lr,
         beta1: r.beta1,
-        loss: (_x, [, zg, , , jg], s) => {
-          const g = bce(D.apply(jitter(G.apply(zg!, { training: true }) as TF.Tensor, jg, s.sigma!), { training: true }) as TF.Tensor, 1);
+        loss: (_x, ins, s) => {
+          const g = bce(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor, 1);
           return { total: g, report: { g } };
         },
       },
     ],
     inputs: (rng, n, s) => {
       const z = [normal(rng, [n, r.model.noise]), normal(rng, [n, r.model.noise])];
+      const aug = [0, 1, 2].flatMap(() => drawAugment(rng, n, r.model.size, r.diffAugment));
       const img = [n, r.model.size, r.model.size, 1];
-      return s.sigma! > 0 ? [...z, normal(rng, img), normal(rng, img), normal(rng, img)] : z;
+      return [...z, ...aug, ...(s.sigma! > 0 ? [normal(rng, img), normal(rng, img), normal(rng, img)] : [])];
     },
   };
 }

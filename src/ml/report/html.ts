@@ -1,42 +1,73 @@
-/** The one-page report: sample grids, loss curves and the metrics table, images inlined. */
+import type { MetricsTable } from './metrics-table.js';
+
+/** The one-page report: run context, verdicts, the metrics table, sample grids, curves and sheets, images inlined. */
 export interface ReportSection {
   title: string;
   images: Array<{ caption: string; png: Uint8Array }>;
+  /** One image at a time under a range slider (per-epoch frames); without scripts the last one shows. */
+  slider?: boolean;
+}
+
+export interface Report {
+  title: string;
+  generated: string;
+  /** Label and value rows at the top: data, params that matter, backend. */
+  context: Array<[string, string]>;
+  verdicts: Array<{ name: string; text: string }>;
+  table: MetricsTable;
+  notes: string[];
+  sections: ReportSection[];
 }
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-export function renderReport(opts: { title: string; generated: string; metricsTable: string[][]; notes: string[]; sections: ReportSection[] }): string {
-  const [head, ...rows] = opts.metricsTable;
+const img = (im: { caption: string; png: Uint8Array }, hidden = false) =>
+  `<figure${hidden ? ' hidden' : ''}><img alt="${esc(im.caption)}" title="click to zoom" src="data:image/png;base64,${Buffer.from(im.png).toString('base64')}"><figcaption>${esc(im.caption)}</figcaption></figure>`;
+
+function section(s: ReportSection): string {
+  if (!s.slider || s.images.length < 2) return `<section><h2>${esc(s.title)}</h2><div class="figs">${s.images.map((im) => img(im)).join('')}</div></section>`;
+  const last = s.images.length - 1;
+  return (
+    `<section class="slider"><h2>${esc(s.title)}</h2><input type="range" min="0" max="${last}" value="${last}" aria-label="${esc(s.title)}">` +
+    `<div class="figs">${s.images.map((im, i) => img(im, i !== last)).join('')}</div></section>`
+  );
+}
+
+// Clicking an image doubles its size (pixelated) and back; a slider shows the frame it points at.
+const SCRIPT = `document.querySelectorAll('img').forEach(i=>i.addEventListener('click',()=>i.classList.toggle('zoom')));
+document.querySelectorAll('section.slider').forEach(s=>{const r=s.querySelector('input'),f=[...s.querySelectorAll('figure')];r.addEventListener('input',()=>f.forEach((x,i)=>x.hidden=i!==Number(r.value)));});`;
+
+export function renderReport(r: Report): string {
+  const t = r.table;
   const table =
-    `<table><thead><tr>${head!.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
-    rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('') +
-    '</tbody></table>';
-  const sections = opts.sections
-    .map(
-      (s) =>
-        `<section><h2>${esc(s.title)}</h2><div class="figs">${s.images
-          .map((im) => `<figure><img alt="${esc(im.caption)}" src="data:image/png;base64,${Buffer.from(im.png).toString('base64')}"><figcaption>${esc(im.caption)}</figcaption></figure>`)
-          .join('')}</div></section>`,
-    )
-    .join('\n');
+    `<div class="table"><table><thead><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+    t.rows.map((row) => `<tr class="${row.kind}">${row.cells.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td${row.best[i] ? ' class="best"' : ''}>${esc(c)}</td>`)).join('')}</tr>`).join('') +
+    '</tbody></table></div>';
+  const context = `<dl class="context">${r.context.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+  const verdicts = r.verdicts.length ? `<h2>Verdict</h2><ul class="verdicts">${r.verdicts.map((v) => `<li><b>${esc(v.name)}</b>: ${esc(v.text)}</li>`).join('')}</ul>` : '';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(opts.title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(r.title)}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
-table{border-collapse:collapse;font-size:.85rem;margin:1rem 0;display:block;overflow-x:auto}
+dl.context{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;font-size:.9rem} dt{font-weight:600} dd{margin:0;overflow-wrap:anywhere}
+.table{overflow-x:auto;max-width:100%} table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:right;white-space:nowrap} thead th{background:#f4f4f4;text-align:center} tbody th{text-align:left}
-.figs{display:flex;flex-wrap:wrap;gap:1rem} figure{margin:0} figcaption{font-size:.8rem;color:#555;text-align:center}
-img{image-rendering:pixelated;max-width:100%;border:1px solid #ccc}
+td.best{background:#dff5e1;font-weight:600} tr.sanity,tr.copies{color:#777} tr.real{color:#555;font-style:italic}
+.figs{display:flex;flex-wrap:wrap;gap:1rem} figure{margin:0} figure[hidden]{display:none} figcaption{font-size:.8rem;color:#555;text-align:center}
+img{image-rendering:pixelated;max-width:100%;border:1px solid #ccc;cursor:zoom-in} img.zoom{width:200%;max-width:none;cursor:zoom-out}
+input[type=range]{width:min(100%,520px)}
 ul{font-size:.9rem;color:#444}
 </style></head><body>
-<h1>${esc(opts.title)}</h1><p class="sub">${esc(opts.generated)}</p>
+<h1>${esc(r.title)}</h1><p class="sub">${esc(r.generated)}</p>
+${context}
+${verdicts}
 <h2>Metrics</h2>${table}
-<ul>${opts.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-${sections}
+<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+${r.sections.map(section).join('\n')}
+<script>${SCRIPT}</script>
 </body></html>
 `;
 }

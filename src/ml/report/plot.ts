@@ -72,6 +72,18 @@ export async function lineChart(opts: { title: string; xLabel: string; series: S
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
 }
 
+/**
+ * Charts stacked one above the other, each with its own y axis, so quantities
+ * of different scale (KL and reconstruction, accuracy and loss) each stay readable.
+ */
+export async function panelChart(opts: { title: string; xLabel: string; panels: Series[][]; width?: number }): Promise<string> {
+  const W = opts.width ?? 640;
+  const H = opts.panels.length === 1 ? 360 : 220;
+  const last = opts.panels.length - 1;
+  const charts = await Promise.all(opts.panels.map((series, i) => lineChart({ title: i === 0 ? opts.title : '', xLabel: i === last ? opts.xLabel : '', series, width: W, height: H })));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H * charts.length}" viewBox="0 0 ${W} ${H * charts.length}">${charts.map((c, i) => c.replace('<svg ', `<svg y="${i * H}" `)).join('')}</svg>`;
+}
+
 export async function svgToPng(svg: string): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
   return sharp(Buffer.from(svg), { density: 72 }).png({ compressionLevel: 9 }).toBuffer();

@@ -1,0 +1,29 @@
+/** What evaluate computes for each scored set, as metrics.json holds it. */
+export interface SpaceScores {
+  fd: number;
+  kid: number;
+  precision: number;
+  recall: number;
+  density: number;
+  coverage: number;
+}
+
+/**
+ * real: the second half of the validation images (real vs real: the floor every model is read against);
+ * unseen: images of the held-out writers; copies: training images themselves (the memorisation check
+ * must flag them); model: a generator's samples; sanity: sets that are plainly not signatures (blank, digits).
+ */
+export type RowKind = 'real' | 'unseen' | 'copies' | 'model' | 'sanity';
+
+export interface RowScores {
+  name: string;
+  kind: RowKind;
+  n: number;
+  spaces: Record<string, SpaceScores>;
+  pixelMmd: number;
+  msssim: number;
+  memorisation: { ratio: number; copyRate: number; medianNearest: number };
+}
+
+/** Two MS-SSIM values this close count as the same diversity (the bar for "as diverse as real"). */
+export const MSSSIM_TOLERANCE = 0.08;
