@@ -1,4 +1,5 @@
-import type { Recipe } from '../src/ml/models/recipes.js';
+import * as ganTrainer from '../src/ml/models/gan-trainer.js';
+import * as vaeTrainer from '../src/ml/models/vae-trainer.js';
 import { setupTraining, trainingContext, trainStep } from '../src/ml/models/trainer.js';
 import { Rng } from '../src/core/rng.js';
 import type { ConcreteBackend, KernelOptions } from '../src/ml/tfjs/backend.js';
@@ -12,11 +13,11 @@ export function median(xs: number[]): number {
 
 /** One train-vae / train-gan step on a tfjs backend, on a fixed random binary 64×64 batch. */
 async function benchStep(backend: ConcreteBackend, model: 'vae' | 'gan', filters: number, threads: number, bs: number, kernels: Kernels) {
-  const recipe: Recipe =
+  const ctx = trainingContext(backend, threads, { kernels, convt: 'auto' });
+  const { tf, trainer, opts, weights, pool } =
     model === 'vae'
-      ? { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' }
-      : { kind: 'gan', model: { size: 64, noise: 64, filters, minibatchStd: false, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1, diffAugment: [], paper: -1 };
-  const { tf, trainer, opts, weights, pool } = await setupTraining(trainingContext(backend, threads, { kernels, convt: 'auto' }), recipe);
+      ? await setupTraining(ctx, vaeTrainer, { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' })
+      : await setupTraining(ctx, ganTrainer, { kind: 'gan', model: { size: 64, noise: 64, filters, minibatchStd: false, seed: 0 }, lr: 2e-4, beta1: 0.5, labelSmoothing: 0.1, diffAugment: [], paper: -1 });
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');
   const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);

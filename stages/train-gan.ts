@@ -6,7 +6,7 @@ import { toPlain } from '../src/ml/models/io.js';
 import type { DiffAugmentOp } from '../src/ml/models/diffaugment.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
 import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
-import type { Recipe } from '../src/ml/models/recipes.js';
+import * as ganTrainer from '../src/ml/models/gan-trainer.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage } from '../src/core/stage.js';
@@ -35,7 +35,7 @@ export default defineStage<TrainGanParams>({
     const p = ctx.params;
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
-    const recipe: Recipe = {
+    const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
       model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, seed: p.seed },
       lr: p.lr,
@@ -44,7 +44,7 @@ export default defineStage<TrainGanParams>({
       diffAugment: p.diffAugment,
       paper: format.polarity === 'ink-one' ? -1 : 1,
     };
-    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, recipe);
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, ganTrainer, recipe);
     const [generator, discriminator] = trainer.models as [TF.LayersModel, TF.LayersModel];
     const average = p.ema > 0 ? new WeightAverage(tf, modelVars([generator], false), p.ema) : undefined;
     // Samples, progress frames and the exported generator use the averaged weights when there are any.

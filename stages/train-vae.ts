@@ -1,6 +1,6 @@
 import { imageLayout, writeHistory, writeModel } from '../src/ml/models/artifacts.js';
 import { trainingSet, trainLoop } from '../src/ml/models/loop.js';
-import type { Recipe } from '../src/ml/models/recipes.js';
+import * as vaeTrainer from '../src/ml/models/vae-trainer.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
 import { defineStage } from '../src/core/stage.js';
 import type { TfParams } from '../src/ml/tfjs/backend.js';
@@ -24,8 +24,8 @@ export default defineStage<TrainVaeParams>({
     const p = ctx.params;
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
-    const recipe: Recipe = { kind: 'vae', model: { size, latent: p.latent, filters: p.filters, seed: p.seed }, lr: p.lr, recon: p.recon };
-    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, recipe);
+    const recipe: vaeTrainer.VaeRecipe = { kind: 'vae', model: { size, latent: p.latent, filters: p.filters, seed: p.seed }, lr: p.lr, recon: p.recon };
+    const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, vaeTrainer, recipe);
     try {
       const result = await trainLoop({
         tf,

@@ -103,6 +103,16 @@ describe('layout', () => {
     ]);
   });
 
+  it("a trainer's key holds its own model's code and the replica thread it starts, not the other model's", async () => {
+    const { hashCode } = await import('../src/core/codehash.js');
+    const files = (stage: string) => Object.keys(hashCode(join(ROOT, 'dist', 'stages', `${stage}.js`), ROOT).files);
+    const [vae, gan] = [files('train-vae'), files('train-gan')];
+    for (const f of ['dist/src/ml/models/vae.js', 'dist/src/ml/models/vae-trainer.js', 'dist/src/ml/models/replica.js']) assert.ok(vae.includes(f), `${f} in ${vae.join(', ')}`);
+    assert.deepEqual(vae.filter((f) => /gan|diffaugment|minibatch/.test(f)), []);
+    for (const f of ['dist/src/ml/models/gan.js', 'dist/src/ml/models/gan-trainer.js', 'dist/src/ml/models/replica.js']) assert.ok(gan.includes(f), `${f} in ${gan.join(', ')}`);
+    assert.deepEqual(gan.filter((f) => /\/vae(-trainer)?\.js$/.test(f)), []);
+  });
+
   it('has no import cycles', () => {
     assert.deepEqual(cycles(graph), []);
   });

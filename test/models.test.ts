@@ -10,7 +10,7 @@ import { buildGan } from '../src/ml/models/gan.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
 import { modelVars, trainLoop } from '../src/ml/models/loop.js';
-import type { Recipe } from '../src/ml/models/recipes.js';
+import * as vaeTrainer from '../src/ml/models/vae-trainer.js';
 import { setupTraining, shard, trainingContext, trainStep } from '../src/ml/models/trainer.js';
 import { buildVae, vaeLoss } from '../src/ml/models/vae.js';
 import { Rng } from '../src/core/rng.js';
@@ -264,11 +264,11 @@ async function trainVae(tf: Tf, images: Tensor, ctx: StageContext<{ epochs: numb
 }
 
 describe('replica threads', () => {
-  const recipe: Recipe = { kind: 'vae', model: { size: 16, latent: 4, filters: [4, 8], seed: 7 }, lr: 0.01, recon: 'bce' };
+  const recipe: vaeTrainer.VaeRecipe = { kind: 'vae', model: { size: 16, latent: 4, filters: [4, 8], seed: 7 }, lr: 0.01, recon: 'bce' };
   const x = tf.tensor4d(Float32Array.from(random([8, 16, 16, 1], 'rep'), (v) => (v > 0.5 ? 1 : 0)), [8, 16, 16, 1]);
 
   async function steps(threads: number): Promise<{ losses: number[]; weights: number[] }> {
-    const { trainer, opts, weights, pool } = await setupTraining(trainingContext('wasm', threads), recipe);
+    const { trainer, opts, weights, pool } = await setupTraining(trainingContext('wasm', threads), vaeTrainer, recipe);
     const rng = new Rng('steps');
     const losses: number[] = [];
     for (let i = 0; i < 3; i++) losses.push((await trainStep(tf, trainer, opts, weights, x, rng, { beta: 1 }, pool)).total!);

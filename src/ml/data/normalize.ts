@@ -13,13 +13,21 @@ export interface NormalizeOptions {
   polarity: 'ink-one' | 'ink-dark';
 }
 
-/** Otsu's threshold on 8-bit values: the level that best separates two classes. */
-export function otsu(values: Uint8Array): number {
+/** How many pixels have each 8-bit value: every statistic below reads this, not the pixels. */
+function histogram(values: Uint8Array): Float64Array {
   const hist = new Float64Array(256);
-  for (const v of values) hist[v]!++;
-  const total = values.length;
+  for (let i = 0; i < values.length; i++) hist[values[i]!]!++;
+  return hist;
+}
+
+/** Otsu's threshold on a histogram of 8-bit values: the level that best separates two classes. */
+function otsuOf(hist: Float64Array): number {
+  let total = 0;
   let sumAll = 0;
-  for (let i = 0; i < 256; i++) sumAll += i * hist[i]!;
+  for (let i = 0; i < 256; i++) {
+    total += hist[i]!;
+    sumAll += i * hist[i]!;
+  }
   let sumB = 0;
   let wB = 0;
   let best = 0;
@@ -41,12 +49,18 @@ export function otsu(values: Uint8Array): number {
   return best;
 }
 
-function percentile(values: Uint8Array, q: number): number {
-  const hist = new Uint32Array(256);
-  for (const v of values) hist[v]!++;
-  const target = q * values.length;
+/** Otsu's threshold on 8-bit values. */
+export function otsu(values: Uint8Array): number {
+  return otsuOf(histogram(values));
+}
+
+/** The q-quantile of the values a histogram counts from level `from` up. */
+function percentileOf(hist: Float64Array, q: number, from = 0): number {
+  let n = 0;
+  for (let i = from; i < 256; i++) n += hist[i]!;
+  const target = q * n;
   let acc = 0;
-  for (let i = 0; i < 256; i++) {
+  for (let i = from; i < 256; i++) {
     acc += hist[i]!;
     if (acc >= target) return i;
   }
@@ -55,27 +69,36 @@ function percentile(values: Uint8Array, q: number): number {
 
 /** Paper is the majority of a signature scan: if the median is bright, the ink is dark. */
 export function inkIsDark(img: Gray): boolean {
-  return percentile(img.pixels, 0.5) >= 128;
+  return percentileOf(histogram(img.pixels), 0.5) >= 128;
 }
 
 /**
  * One scan to a size×size float image in [0,1]: ink map (ink high), contrast
  * stretched from paper to ink so faint ink reaches full strength, cropped to
  * the ink's bounding box plus a margin, fitted with its aspect kept and
- * padded with paper (area averaging), optionally binarised with Otsu.
+ * padded with paper (area averaging), optionally binarised with Otsu. The
+ * statistics come from one histogram and the pixel mapping is one lookup
+ * table: two passes over the scan before the crop.
  */
 export function normalizeScan(img: Gray, o: NormalizeOptions): Float32Array {
-  const dark = o.inputPolarity === 'auto' ? inkIsDark(img) : o.inputPolarity === 'dark-ink';
-  const ink = new Uint8Array(img.pixels.length);
-  for (let i = 0; i < ink.length; i++) ink[i] = dark ? 255 - img.pixels[i]! : img.pixels[i]!;
-  const t = otsu(ink);
-  if (o.contrast) {
-    const paper = percentile(ink, 0.5);
-    const strokes = ink.filter((v) => v > t);
-    const full = strokes.length ? percentile(strokes, 0.9) : 255;
-    const span = Math.max(1, full - paper);
-    for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, Math.min(255, Math.round(((ink[i]! - paper) * 255) / span)));
+  const raw = histogram(img.pixels);
+  const dark = o.inputPolarity === 'auto' ? percentileOf(raw, 0.5) >= 128 : o.inputPolarity === 'dark-ink';
+  // The ink map's histogram is the scan's, mirrored when the ink is dark.
+  const hist = dark ? raw.slice().reverse() : raw;
+  const t = otsuOf(hist);
+  const lut = new Uint8Array(256);
+  const paper = percentileOf(hist, 0.5);
+  // Full-strength ink: the 90th percentile of the pixels above Otsu's threshold (the strokes).
+  let strokes = 0;
+  for (let v = t + 1; v < 256; v++) strokes += hist[v]!;
+  const full = strokes ? percentileOf(hist, 0.9, t + 1) : 255;
+  const span = Math.max(1, full - paper);
+  for (let v = 0; v < 256; v++) {
+    const inkValue = dark ? 255 - v : v;
+    lut[v] = o.contrast ? Math.max(0, Math.min(255, Math.round(((inkValue - paper) * 255) / span))) : inkValue;
   }
+  const ink = new Uint8Array(img.pixels.length);
+  for (let i = 0; i < ink.length; i++) ink[i] = lut[img.pixels[i]!]!;
   let { width, height } = img;
   let src = ink;
   if (o.crop) {

@@ -8,9 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadTf, type ConcreteBackend } from '../tfjs/backend.js';
 import type * as TF from '../tfjs/tf.js';
 import { modelVars } from './loop.js';
-import { makeTrainer, type Recipe } from './recipes.js';
 import { phaseGrads, type ReplicaRuntime } from './trainer.js';
-import type { HostTensor } from './step.js';
+import type { HostTensor, TrainerModule } from './step.js';
 
 export interface ReplicaRequest {
   phase: number;
@@ -20,8 +19,9 @@ export interface ReplicaRequest {
   scalars: Record<string, number>;
 }
 
-const { backend, kernels, convt, recipe } = workerData as ReplicaRuntime & { recipe: Recipe };
+const { backend, kernels, convt, module, recipe } = workerData as ReplicaRuntime & { recipe: unknown };
 const { tf } = await loadTf(backend as ConcreteBackend, { kernels, convt });
+const { makeTrainer } = (await import(module)) as TrainerModule<unknown>;
 const trainer = makeTrainer(tf, recipe);
 const weights: TF.Variable[] = modelVars(trainer.models, false);
 parentPort!.on('message', async (m: ReplicaRequest) => {

@@ -1,5 +1,6 @@
-import type { Rng } from '../../core/stage.js';
+import { sizeOf, type Rng } from '../../core/stage.js';
 import type * as TF from '../tfjs/tf.js';
+import type { Tf } from '../tfjs/tf.js';
 
 /** A host array with its shape: per-step inputs, weights and gradients as they cross threads. */
 export interface HostTensor {
@@ -22,4 +23,15 @@ export interface Trainer {
   phases: Phase[];
   /** The step's random inputs for the whole batch, drawn on the main thread so sharding never changes them. */
   inputs(rng: Rng, n: number, scalars: Record<string, number>): HostTensor[];
+}
+
+/** A step input drawn from N(0, 1) on the host (noise, ε, instance noise). */
+export function normalInput(rng: Rng, shape: number[]): HostTensor {
+  return { data: Float32Array.from({ length: sizeOf(shape) }, () => rng.normal()), shape };
+}
+
+/** A model's trainer module: builds its Trainer from a recipe; `url` is the module itself, which replica threads import. */
+export interface TrainerModule<R> {
+  makeTrainer(tf: Tf, recipe: R): Trainer;
+  url: string;
 }

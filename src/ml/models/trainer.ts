@@ -4,8 +4,7 @@ import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
 import { Adam as AdamClass, type Adam } from './adam.js';
 import { modelVars, type Losses } from './loop.js';
-import { makeTrainer, type Recipe } from './recipes.js';
-import type { HostTensor, Phase, Trainer } from './step.js';
+import type { HostTensor, Phase, Trainer, TrainerModule } from './step.js';
 
 export type { HostTensor } from './step.js';
 
@@ -124,9 +123,10 @@ export async function trainStep(
   return losses;
 }
 
-/** The backend and kernels replicas run, the same as the main thread's. */
+/** The backend and kernels replicas run, the same as the main thread's, and the trainer module they build from. */
 export interface ReplicaRuntime extends KernelOptions {
   backend: string;
+  module: string;
 }
 
 /** Starts `size` replica threads for a recipe; they answer gradient requests in order. */
@@ -181,18 +181,22 @@ export interface TrainingSetup {
   pool: ReplicaPool | undefined;
 }
 
-/** Loads tfjs on the stage's backend, builds the trainer, its optimizers and replicas. */
-export async function setupTraining(ctx: TfContext<TfParams & { threads: number }>, recipe: Recipe): Promise<TrainingSetup> {
+/**
+ * Loads tfjs on the stage's backend, builds the trainer from the stage's own
+ * trainer module (which the stage imports, so it is in the stage's key, and
+ * no other model's code is), its optimizers and replicas.
+ */
+export async function setupTraining<R>(ctx: TfContext<TfParams & { threads: number }>, module: TrainerModule<R>, recipe: R): Promise<TrainingSetup> {
   const { tf, backend } = await stageTf(ctx);
   const { threads } = ctx.params;
   // Replicas split a batch across CPU cores; tensorflow and webgpu parallelise each op themselves.
   const replicas = backend === 'wasm' || backend === 'cpu' ? threads - 1 : 0;
   if (replicas > 0) ctx.log.info(`training on ${threads} threads`);
   else if (threads > 1) ctx.log.info(`threads: ${threads} ignored: ${backend} runs each op in parallel itself`);
-  const trainer = makeTrainer(tf, recipe);
+  const trainer = module.makeTrainer(tf, recipe);
   const opts = trainer.phases.map((ph) => new AdamClass(tf, ph.vars, ph.lr, ph.beta1));
   const weights = modelVars(trainer.models, false);
-  const pool = replicas > 0 ? await startReplicas(replicas, { backend, kernels: ctx.params.kernels, convt: ctx.params.convt }, recipe) : undefined;
+  const pool = replicas > 0 ? await startReplicas(replicas, { backend, kernels: ctx.params.kernels, convt: ctx.params.convt, module: module.url }, recipe) : undefined;
   return { tf, backend, trainer, opts, weights, pool };
 }
 

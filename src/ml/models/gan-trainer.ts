@@ -1,42 +1,25 @@
 import type * as TF from '../tfjs/tf.js';
-import type { Rng } from '../../core/stage.js';
-import { sizeOf } from '../../core/stage.js';
 import type { Tf } from '../tfjs/tf.js';
 import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
-import { modelVars } from './loop.js';
 import { leanGradients } from './lean-grads.js';
-import type { HostTensor, Trainer } from './step.js';
-import { buildVae, vaeLoss, type VaeConfig } from './vae.js';
+import { modelVars } from './loop.js';
+import { normalInput, type Trainer } from './step.js';
 
-/** Everything needed to build the same trainer in another thread. */
-export type Recipe =
-  | { kind: 'vae'; model: VaeConfig; lr: number; recon: 'bce' | 'mse' }
-  | { kind: 'gan'; model: GanConfig; lr: number; beta1: number; labelSmoothing: number; diffAugment: DiffAugmentOp[]; paper: number };
-
-function normal(rng: Rng, shape: number[]): HostTensor {
-  return { data: Float32Array.from({ length: sizeOf(shape) }, () => rng.normal()), shape };
+/** Everything needed to build the same GAN trainer in another thread. */
+export interface GanRecipe {
+  kind: 'gan';
+  model: GanConfig;
+  lr: number;
+  beta1: number;
+  labelSmoothing: number;
+  diffAugment: DiffAugmentOp[];
+  /** The value of blank paper in the discriminator's [-1, 1] images. */
+  paper: number;
 }
 
-/** VAE: one phase; the reparameterisation noise ε is the step's input; scalars.beta weighs the KL term. */
-function vaeTrainer(tf: Tf, r: Extract<Recipe, { kind: 'vae' }>): Trainer {
-  const vae = buildVae(tf, r.model);
-  return {
-    models: [vae.encoder, vae.decoder],
-    phases: [
-      {
-        vars: modelVars([vae.encoder, vae.decoder], true),
-        lr: r.lr,
-        beta1: 0.9,
-        loss: (x, [eps], s) => {
-          const l = vaeLoss(tf, vae, x, eps as TF.Tensor2D, r.recon, s.beta!, true);
-          return { total: l.total, report: { total: l.total, recon: l.recon, kl: l.kl } };
-        },
-      },
-    ],
-    inputs: (rng, n) => [normal(rng, [n, r.model.latent])],
-  };
-}
+/** This module, for replica threads to import (trainer.ts): only a stage's own model code is in its key. */
+export const url = import.meta.url;
 
 /**
  * GAN: the discriminator's phase (real vs. generated, one-sided label
@@ -45,7 +28,7 @@ function vaeTrainer(tf: Tf, r: Extract<Recipe, { kind: 'vae' }>): Trainer {
  * discriminator sees (real, generated in its phase, generated in the
  * generator's); while scalars.sigma > 0, instance noise for each of them too.
  */
-function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
+export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
   leanGradients(tf, G);
   leanGradients(tf, D);
@@ -84,14 +67,10 @@ function ganTrainer(tf: Tf, r: Extract<Recipe, { kind: 'gan' }>): Trainer {
       },
     ],
     inputs: (rng, n, s) => {
-      const z = [normal(rng, [n, r.model.noise]), normal(rng, [n, r.model.noise])];
+      const z = [normalInput(rng, [n, r.model.noise]), normalInput(rng, [n, r.model.noise])];
       const aug = [0, 1, 2].flatMap(() => drawAugment(rng, n, r.model.size, r.diffAugment));
       const img = [n, r.model.size, r.model.size, 1];
-      return [...z, ...aug, ...(s.sigma! > 0 ? [normal(rng, img), normal(rng, img), normal(rng, img)] : [])];
+      return [...z, ...aug, ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : [])];
     },
   };
-}
-
-export function makeTrainer(tf: Tf, recipe: Recipe): Trainer {
-  return recipe.kind === 'vae' ? vaeTrainer(tf, recipe) : ganTrainer(tf, recipe);
 }
