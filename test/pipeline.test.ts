@@ -89,7 +89,12 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     // @tensorflow/tfjs is tfjs-core + tfjs-layers + backends re-exported; pipe installs those parts, not the umbrella.
     const umbrella = "import * as tf from '@tensorflow/tfjs';";
     assert.ok(snippet.startsWith(umbrella), snippet);
-    const parts = "import * as core from '@tensorflow/tfjs-core'; import * as layers from '@tensorflow/tfjs-layers'; import '@tensorflow/tfjs-backend-cpu'; const tf = { ...core, ...layers };";
+    const parts = [
+      "import * as core from '@tensorflow/tfjs-core';",
+      "import * as layers from '@tensorflow/tfjs-layers';",
+      "import '@tensorflow/tfjs-backend-cpu';",
+      'const tf = { ...core, ...layers };',
+    ].join(' ');
     // As in a user's project (ESM resolves packages from the folder, not NODE_PATH).
     if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(PIPE, '..', '..', 'node_modules'), join(dir, 'node_modules'));
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', snippet.replace(umbrella, parts)], { cwd: dir, encoding: 'utf8' });
