@@ -75,7 +75,7 @@ function sampleSets(ups: StageInputs[]): SampleSet[] {
 }
 
 export default defineStage<EvaluateParams>({
-  description: 'Score each model against held-out real images (FD, KID, precision/recall, density/coverage, memorisation, diversity) beside real-vs-real and sanity rows, and write the report',
+  description: "Score each model against the training writers' validation images (FD, KID, precision/recall, density/coverage, memorisation, diversity) beside real-vs-real, unseen-writer and sanity rows, and write the report",
   async run(ctx) {
     const p = ctx.params;
     const data = ctx.input('data');
@@ -238,7 +238,7 @@ export default defineStage<EvaluateParams>({
     const sections: ReportSection[] = [];
     sections.push({
       title: 'Samples',
-      images: [{ caption: 'real (held-out)', png: await grid(real) }, ...(await Promise.all(sets.map(async (s) => ({ caption: s.name, png: s.grid() ?? (await grid(s.images)) }))))],
+      images: [{ caption: 'real (validation images of the training writers)', png: await grid(real) }, ...(await Promise.all(sets.map(async (s) => ({ caption: s.name, png: s.grid() ?? (await grid(s.images)) }))))],
     });
     const extras = sets.flatMap((s) => s.extras);
     if (extras.length) sections.push({ title: 'Reconstructions and interpolations (VAE)', images: extras });

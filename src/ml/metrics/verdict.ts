@@ -29,7 +29,7 @@ export function verdicts(rows: RowScores[], space: string): Array<{ name: string
     if (s.recall < 0.3 && d > MSSSIM_TOLERANCE) parts.push('Signs of mode collapse: few real signatures are covered and the samples resemble each other.');
     const mem = m.memorisation;
     if (mem.copyRate > 0.05) parts.push(`Copies training images: ${Math.round(mem.copyRate * 100)}% of samples are within the copy threshold of one.`);
-    else if (mem.ratio < 0.7) parts.push(`Closer to training images than held-out real images are (nearest-train ratio ${f2(mem.ratio)}): check the nearest pairs for memorisation.`);
+    else if (mem.ratio < 0.7) parts.push(`Closer to training images than the validation images are (nearest-train ratio ${f2(mem.ratio)}): check the nearest pairs for memorisation.`);
     else parts.push(`No sign of copying (copy rate ${f2(mem.copyRate)}, nearest-train ratio ${f2(mem.ratio)}).`);
     return { name: m.name, text: parts.join(' ') };
   });
