@@ -158,7 +158,7 @@ export default defineStage<EvaluateParams>({
     }
     const px = size * size;
     const realPixels = features(n, px, real.data as Float32Array);
-    const flat = (t: Tensor) => inkNormalised(tf, fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D);
+    const flat = (t: Tensor) => tf.tidy(() => inkNormalised(tf, fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D));
     const trainT = flat(train);
     const nearestOf = async (t: Tensor) => {
       const q = flat(t);

@@ -68,8 +68,12 @@ function percentileOf(hist: Float64Array, q: number, from = 0): number {
 }
 
 /** Paper is the majority of a signature scan: if the median is bright, the ink is dark. */
+function darkInkOf(hist: Float64Array): boolean {
+  return percentileOf(hist, 0.5) >= 128;
+}
+
 export function inkIsDark(img: Gray): boolean {
-  return percentileOf(histogram(img.pixels), 0.5) >= 128;
+  return darkInkOf(histogram(img.pixels));
 }
 
 /**
@@ -82,7 +86,7 @@ export function inkIsDark(img: Gray): boolean {
  */
 export function normalizeScan(img: Gray, o: NormalizeOptions): Float32Array {
   const raw = histogram(img.pixels);
-  const dark = o.inputPolarity === 'auto' ? percentileOf(raw, 0.5) >= 128 : o.inputPolarity === 'dark-ink';
+  const dark = o.inputPolarity === 'auto' ? darkInkOf(raw) : o.inputPolarity === 'dark-ink';
   // The ink map's histogram is the scan's, mirrored when the ink is dark.
   const hist = dark ? raw.slice().reverse() : raw;
   const t = otsuOf(hist);

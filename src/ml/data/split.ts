@@ -11,7 +11,7 @@ function unit(key: string): number {
  * round(fraction × distinct keys) of the keys, at least one when fraction > 0,
  * chosen by a seeded stable ranking: an exact share, the same on every run.
  */
-export function drawShare(keys: Iterable<string>, fraction: number, salt: string): Set<string> {
+function drawShare(keys: Iterable<string>, fraction: number, salt: string): Set<string> {
   const distinct = [...new Set(keys)];
   const k = fraction > 0 ? Math.min(distinct.length, Math.max(1, Math.round(fraction * distinct.length))) : 0;
   const rank = new Map(distinct.map((key) => [key, unit(`${salt}:${key}`)]));
@@ -32,7 +32,11 @@ export function assignSplits(items: Array<{ writer: string; hash: string }>, hol
   const test = drawShare(items.map(key), holdout, String(seed));
   const rest = items.filter((i) => !test.has(key(i)));
   const groups = new Map<string, string[]>();
-  for (const i of rest) groups.set(byWriter ? i.writer : '', [...(groups.get(byWriter ? i.writer : '') ?? []), i.hash]);
+  for (const i of rest) {
+    const group = byWriter ? i.writer : '';
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group)!.push(i.hash);
+  }
   const val = new Set([...groups].flatMap(([w, hashes]) => (hashes.length > 1 ? [...drawShare(hashes, validation, `${seed}:val:${w}`)] : [])));
   return items.map((i) => (test.has(key(i)) ? 'test' : val.has(i.hash) ? 'val' : 'train'));
 }
