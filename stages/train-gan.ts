@@ -19,12 +19,15 @@ export interface TrainGanParams extends TfParams {
   epochs: number;
   batchSize: number;
   lr: number;
+  lrD: number;
   beta1: number;
+  loss: ganTrainer.GanLoss;
   labelSmoothing: number;
   instanceNoise: number;
   diffAugment: DiffAugmentOp[];
   ema: number;
   minibatchStd: boolean;
+  upsample: 'transposed' | 'nearest';
   progressSamples: number;
   seed: number;
 }
@@ -37,9 +40,11 @@ export default defineStage<TrainGanParams>({
     const size = images.shape[1]!;
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
-      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, seed: p.seed },
+      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, upsample: p.upsample, seed: p.seed },
       lr: p.lr,
+      lrD: p.lrD,
       beta1: p.beta1,
+      loss: p.loss,
       labelSmoothing: p.labelSmoothing,
       diffAugment: p.diffAugment,
       paper: format.polarity === 'ink-one' ? -1 : 1,

@@ -7,6 +7,7 @@ import { applyAugment, drawAugment } from '../src/ml/models/diffaugment.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { buildGan } from '../src/ml/models/gan.js';
+import { adversarialLosses } from '../src/ml/models/gan-trainer.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
 import { modelVars, trainLoop } from '../src/ml/models/loop.js';
@@ -72,7 +73,7 @@ describe('sum and mean gradients', () => {
 
 describe('lean training gradients', () => {
   it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
-    const config = { size: 16, noise: 4, filters: 3, minibatchStd: false, seed: 5 };
+    const config = { size: 16, noise: 4, filters: 3, minibatchStd: false, upsample: 'transposed' as const, seed: 5 };
     const [plain, lean] = [buildGan(tf, config), buildGan(tf, config)];
     leanGradients(tf, lean.generator);
     leanGradients(tf, lean.discriminator);
@@ -119,18 +120,44 @@ describe('models', () => {
   });
 
   it('the same seed gives the same initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
-    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
+    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
     assert.deepEqual(sums(0), sums(0));
     assert.notDeepEqual(sums(0), sums(1));
   });
 
   it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed: 2 });
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
     const v = img.dataSync();
     assert.ok(v.every((p) => p >= -1 && p <= 1));
     assert.deepEqual((gan.discriminator.predict(img) as TF.Tensor).shape, [3, 1]);
+  });
+
+  it("upsample 'nearest' doubles the generator's maps by nearest-neighbour upsampling and a 3×3 conv, with no transposed conv", () => {
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'nearest', seed: 2 });
+    const layers = gan.generator.layers.map((l) => `${l.getClassName()}:${l.name}`);
+    assert.deepEqual(layers.filter((l) => /^(UpSampling2D|Conv2D|Conv2DTranspose):/.test(l)), ['UpSampling2D:g_up1', 'Conv2D:g_conv1', 'UpSampling2D:g_up2', 'Conv2D:g_conv2']);
+    const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
+    assert.deepEqual(img.shape, [3, size, size, 1]);
+    const transposed = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed: 2 });
+    assert.deepEqual(transposed.generator.layers.filter((l) => l.getClassName() === 'Conv2DTranspose').map((l) => l.name), ['g_deconv1', 'g_deconv2']);
+  });
+
+  it('the adversarial losses: hinge and non-saturating, on given logits', () => {
+    const real = tf.tensor2d([2, 0.5], [2, 1]);
+    const fake = tf.tensor2d([-0.5, 1], [2, 1]);
+    const value = (t: TF.Tensor) => t.dataSync()[0]!;
+    const hinge = adversarialLosses(tf, 'hinge', 0.1);
+    // D: mean(relu(1 - [2, 0.5])) + mean(relu(1 + [-0.5, 1])) = 0.25 + 1.25; G: -mean([-0.5, 1]).
+    assert.equal(value(hinge.dLoss(real, fake)), 1.5);
+    assert.equal(value(hinge.gLoss(fake)), -0.25);
+    // Cross-entropy of logit l against label y: max(l, 0) - l·y + log(1 + e^-|l|).
+    const ce = (l: number, y: number) => Math.max(l, 0) - l * y + Math.log1p(Math.exp(-Math.abs(l)));
+    const ns = adversarialLosses(tf, 'non-saturating', 0.1);
+    const mean = (l: number[], y: number) => (ce(l[0]!, y) + ce(l[1]!, y)) / 2;
+    assert.ok(Math.abs(value(ns.dLoss(real, fake)) - (mean([2, 0.5], 0.9) + mean([-0.5, 1], 0))) < 1e-6);
+    assert.ok(Math.abs(value(ns.gLoss(fake)) - mean([-0.5, 1], 1)) < 1e-6);
   });
 
   it('an exported LayersModel loads back and gives the same output', async () => {
@@ -198,7 +225,7 @@ describe('GAN training aids', () => {
     assert.deepEqual(v.filter((_, i) => i % 2 === 0), [0, 2, 4, 6, 1, 1, 1, 1]);
     const g = tf.grad((t: TF.Tensor) => tf.sum(tf.slice(layer.apply(t) as TF.Tensor, [0, 0, 0, 1], [-1, -1, -1, 1])))(x).dataSync();
     assert.ok(g.some((e) => e !== 0), 'the spread passes gradients back to the images');
-    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, minibatchStd: true, seed: 3 });
+    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, minibatchStd: true, upsample: 'transposed', seed: 3 });
     const { json, weights } = await exportLayersModel(tf, discriminator);
     const back = await importLayersModel(tf, json, weights);
     const imgs = tf.tensor4d(random([3, 16, 16, 1], 'd'), [3, 16, 16, 1]);

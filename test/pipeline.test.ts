@@ -14,7 +14,14 @@ const CI_PIPELINE = readFileSync(join(PIPE, '..', '..', 'ci', 'pipeline.yaml'), 
 
 describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)', () => {
   const dir = project({ 'pipeline.yaml': CI_PIPELINE });
+  // A git checkout, so the run's facts name its commit.
+  const git = (...args: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+  git('init', '-q');
+  git('add', 'pipeline.yaml');
+  git('commit', '-qm', 'ci pipeline');
   const run = pipe(dir, 'run');
+  const runFacts = () => readFileSync(join(dir, 'artifacts/run.js'), 'utf8');
+  const firstFacts = run.code === 0 ? runFacts() : '';
 
   it('runs every stage', () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
@@ -102,7 +109,28 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.match(r.stdout, /^16 images of 32×32, pixels in \[0\.\d\d, [01]\.\d\d\]\n$/);
   });
 
-  it('the report works in a real browser: table, verdicts, the epoch slider, zoom', async (t) => {
+  it("writes the run's facts beside the report: commit, times, each stage's outcome and duration", () => {
+    const prefix = '// Written by pipe run: the run that put these artifacts here.\nwindow.pipeRun = ';
+    assert.ok(firstFacts.startsWith(prefix), firstFacts.slice(0, 120));
+    const facts = JSON.parse(firstFacts.slice(prefix.length).replace(/;\n$/, '')) as {
+      pipeline: string;
+      git: { commit: string; dirty: boolean };
+      started: string;
+      finished: string;
+      stages: Record<string, { outcome: string; seconds: number; computed: { seconds: number; at: string } }>;
+    };
+    assert.equal(facts.pipeline, 'pipeline.yaml');
+    assert.deepEqual(facts.git, { commit: git('rev-parse', 'HEAD'), dirty: false });
+    assert.ok(Date.parse(facts.started) <= Date.parse(facts.finished));
+    assert.deepEqual(Object.keys(facts.stages), ['ingest', 'resize', 'augment', 'train-vae', 'train-gan', 'features', 'sample', 'evaluate']);
+    for (const [stage, s] of Object.entries(facts.stages)) {
+      assert.equal(s.outcome, 'ran', stage);
+      assert.ok(s.computed.seconds > 0 && s.computed.seconds <= s.seconds + 0.5, `${stage}: ${JSON.stringify(s)}`);
+      assert.ok(Date.parse(s.computed.at) >= Date.parse(facts.started), stage);
+    }
+  });
+
+  it('the report works in a real browser: table, verdicts, run facts, the epoch slider, zoom', async (t) => {
     const b = await browser(t);
     if (!b) return;
     try {
@@ -111,6 +139,10 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
       assert.equal(await page.locator('tbody th', { hasText: 'train-gan' }).count(), 1);
       assert.ok((await page.locator('img').count()) >= 6);
       assert.match((await page.locator('ul.verdicts li').first().textContent())!, /^train-vae: /);
+      const facts = Object.fromEntries(await page.locator('#run dt').evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+      assert.equal(facts['git commit'], git('rev-parse', 'HEAD').slice(0, 12));
+      assert.match(facts['last run']!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(pipeline\.yaml\)$/);
+      assert.match(facts['stage durations']!, /^ingest \d+\.\d s; resize \d+\.\d s; .*; evaluate (\d+\.\d s|\d+ min \d+ s)$/);
       // The GAN trained 2 epochs: the slider starts at the last frame and moves to the first.
       const frames = page.locator('section.slider figure');
       assert.deepEqual(await frames.evaluateAll((f) => f.map((x) => (x as HTMLElement).hidden)), [true, false]);
@@ -126,8 +158,9 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     }
   });
 
-  it('a second run is all cache hits', () => {
+  it('a second run is all cache hits, and leaves the facts of the run that put the artifacts there', () => {
     assert.match(pipe(dir, 'run').stdout, /0 ran, 8 from cache/);
+    assert.equal(runFacts(), firstFacts);
   });
 
   it('verify finds every stage bit-identical on re-execution', () => {

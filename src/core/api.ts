@@ -86,11 +86,18 @@ export async function run(ref: PipelineRef, opts: RunPipelineOptions = {}): Prom
       const executor = slurm && remote ? await (await import('./executors/submit.js')).submitStages(project, remote.remote, { ...opts, reporter }, reporter, signal) : undefined;
       try {
         const results = await runStages(project, { ...opts, reporter, remote, executor, signal });
+        const file = relative(pipeline.dir, pipeline.file) || pipeline.file;
+        let name: string | undefined;
         if (experiment) {
           const { recordExperiment } = await import('./experiments.js');
           const fingerprints = Object.fromEntries(results.flatMap((r) => (r.fingerprint ? [[r.stage, r.fingerprint]] : [])));
-          const entry = recordExperiment(project.store, { file: pipeline.file, dir: pipeline.dir, overrides: pipeline.overrides, name: opts.name, started, results, fingerprints });
-          reporter.info(`experiment '${entry.name}' recorded (pipe exp show; pipe exp apply ${entry.name} makes it the workspace's); pipe.lock still describes ${relative(pipeline.dir, pipeline.file) || pipeline.file}`);
+          name = recordExperiment(project.store, { file: pipeline.file, dir: pipeline.dir, overrides: pipeline.overrides, name: opts.name, started, results, fingerprints }).name;
+          reporter.info(`experiment '${name}' recorded (pipe exp show; pipe exp apply ${name} makes it the workspace's); pipe.lock still describes ${file}`);
+        }
+        // A run that changed no artifact leaves the facts of the run that put them there.
+        if (!opts.dryRun && results.some((r) => r.outcome === 'ran' || r.outcome === 'restored')) {
+          const { runFacts, writeRunFacts } = await import('./run-facts.js');
+          writeRunFacts(pipeline.artifactsDir, runFacts(project.store, { pipeline: file, dir: pipeline.dir, experiment: name, started, results, order: project.dag.order }));
         }
         return results;
       } catch (e) {

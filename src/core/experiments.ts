@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isScalar, parse, parseDocument } from 'yaml';
 import { loadPipeline, overrideKey, parseOverride, type Override } from './config.js';
 import { ConfigError } from './errors.js';
+import { gitState } from './git-state.js';
 import { writeFileAtomic } from './lockfile.js';
 import type { StageResult } from './runner.js';
 import type { ExperimentEntry, Store } from './store.js';
@@ -17,16 +17,6 @@ export function paramsName(params: Record<string, string>): string {
   return Object.entries(params)
     .map(([k, v]) => `${k.split('.').pop()}=${v}`)
     .join(',');
-}
-
-/** The commit a run starts from and whether the tree has changes; undefined outside a git checkout. */
-function gitState(dir: string): ExperimentEntry['git'] {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Each `stage.param` / `params.x` as a run with these overrides has it (typed by the schemas). */

@@ -1,5 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CacheCorrupt } from './errors.js';
+import type { GitState } from './git-state.js';
 import { checksum, hashJson, sha256 } from './hash.js';
 import { checkEnvironment, ensureCacheFolder } from './lmdb-preflight.js';
 import type { Checkpoint, MetricInfo } from './stage.js';
@@ -92,7 +93,7 @@ export interface ExperimentEntry {
   /** The overrides, `stage.param` (or `params.x`, `defaults.p`) -> the raw value given. */
   params: Record<string, string>;
   /** The commit the run started from and whether the tree had changes (absent outside git). */
-  git?: { commit: string; dirty: boolean };
+  git?: GitState;
   started: string;
   finished: string;
   stages: Record<string, { outcome: string; seconds: number }>;

@@ -10,20 +10,41 @@ import { normalInput, type Trainer } from './step.js';
 export interface GanRecipe {
   kind: 'gan';
   model: GanConfig;
+  /** Adam learning rates of the generator and of the discriminator (two time scales: Heusel et al. 2017). */
   lr: number;
+  lrD: number;
   beta1: number;
+  loss: GanLoss;
   labelSmoothing: number;
   diffAugment: DiffAugmentOp[];
   /** The value of blank paper in the discriminator's [-1, 1] images. */
   paper: number;
 }
 
+/**
+ * non-saturating: D minimises the cross-entropy of real (label 1 minus the
+ * smoothing) vs generated (0), G that of its images labelled real.
+ * hinge (Lim & Ye 2017; Miyato et al. 2018): D minimises mean(relu(1 - D(real)))
+ * + mean(relu(1 + D(fake))), G minimises -mean(D(fake)); no label smoothing.
+ */
+export type GanLoss = 'non-saturating' | 'hinge';
+
+/** The discriminator's loss on its logits for real and generated images, and the generator's on those for its images. */
+export function adversarialLosses(tf: Tf, loss: GanLoss, labelSmoothing: number) {
+  const bce = (logits: TF.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits) as TF.Scalar;
+  const hinge = (logits: TF.Tensor, sign: 1 | -1) => tf.mean(tf.relu(tf.sub(1, tf.mul(logits, sign)))) as TF.Scalar;
+  return {
+    dLoss: (real: TF.Tensor, fake: TF.Tensor) => (loss === 'hinge' ? tf.add(hinge(real, 1), hinge(fake, -1)) : tf.add(bce(real, 1 - labelSmoothing), bce(fake, 0))) as TF.Scalar,
+    gLoss: (fake: TF.Tensor) => (loss === 'hinge' ? tf.neg(tf.mean(fake)) : bce(fake, 1)) as TF.Scalar,
+  };
+}
+
 /** This module, for replica threads to import (trainer.ts): only a stage's own model code is in its key. */
 export const url = import.meta.url;
 
 /**
- * GAN: the discriminator's phase (real vs. generated, one-sided label
- * smoothing), then the generator's (non-saturating loss). Inputs, in order:
+ * GAN: the discriminator's phase (real vs. generated), then the generator's,
+ * each with its loss (GanLoss) and learning rate. Inputs, in order:
  * noise for each phase; with DiffAugment, a draw for each image set the
  * discriminator sees (real, generated in its phase, generated in the
  * generator's); while scalars.sigma > 0, instance noise for each of them too.
@@ -32,7 +53,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
   leanGradients(tf, G);
   leanGradients(tf, D);
-  const bce = (logits: TF.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits) as TF.Scalar;
+  const { dLoss, gLoss } = adversarialLosses(tf, r.loss, r.labelSmoothing);
   const k = augmentInputs(r.diffAugment);
   // What D sees of a set of images: augmented with its draw, then jittered with its instance noise.
   const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, sigma: number) => {
@@ -45,14 +66,12 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
     phases: [
       {
         vars: modelVars([D], true),
-        lr: r.lr,
+        lr: r.lrD,
         beta1: r.beta1,
         loss: (x, ins, s) => {
           const real = tf.sub(tf.mul(x, 2), 1);
           const fake = G.apply(ins[0]!, { training: true }) as TF.Tensor;
-          const lr = bce(D.apply(seen(real, ins, 0, s.sigma!), { training: true }) as TF.Tensor, 1 - r.labelSmoothing);
-          const lf = bce(D.apply(seen(fake, ins, 1, s.sigma!), { training: true }) as TF.Tensor, 0);
-          const d = tf.add(lr, lf) as TF.Scalar;
+          const d = dLoss(D.apply(seen(real, ins, 0, s.sigma!), { training: true }) as TF.Tensor, D.apply(seen(fake, ins, 1, s.sigma!), { training: true }) as TF.Tensor);
           return { total: d, report: { d } };
         },
       },
@@ -61,7 +80,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         lr: r.lr,
         beta1: r.beta1,
         loss: (_x, ins, s) => {
-          const g = bce(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor, 1);
+          const g = gLoss(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor);
           return { total: g, report: { g } };
         },
       },

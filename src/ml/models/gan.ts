@@ -10,6 +10,8 @@ export interface GanConfig {
   filters: number;
   /** A minibatch standard deviation feature map before the discriminator's logit. */
   minibatchStd: boolean;
+  /** How the generator doubles its maps: a 4×4 stride-2 transposed conv, or nearest-neighbour upsampling then a 3×3 conv. */
+  upsample: 'transposed' | 'nearest';
   seed: number;
 }
 
@@ -20,8 +22,10 @@ export interface Gan {
 
 /**
  * DCGAN (Radford et al. 2015), scaled to the image size: the generator goes
- * noise → dense → 4×4 → stride-2 transposed convs with batch norm and ReLU
- * → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
+ * noise → dense → 4×4 → stride-2 transposed convs (or, with upsample
+ * 'nearest', nearest-neighbour doubling and a 3×3 conv, which cannot leave
+ * the checkerboard of uneven kernel overlap: Odena et al. 2016) with batch
+ * norm and ReLU → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
  * (batch norm after the first) down to 4×4, optionally a minibatch
  * standard deviation map there, then one logit.
  */
@@ -39,9 +43,13 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
   g = tf.layers.reshape({ targetShape: [4, 4, widths[0]!], name: 'g_reshape' }).apply(g) as TF.SymbolicTensor;
   widths.forEach((_, i) => {
     const last = i === widths.length - 1;
-    g = tf.layers
-      .conv2dTranspose({ filters: last ? 1 : widths[i + 1]!, kernelSize: 4, strides: 2, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_deconv${i + 1}` })
-      .apply(g) as TF.SymbolicTensor;
+    const filters = last ? 1 : widths[i + 1]!;
+    if (c.upsample === 'nearest') {
+      g = tf.layers.upSampling2d({ size: [2, 2], name: `g_up${i + 1}` }).apply(g) as TF.SymbolicTensor;
+      g = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_conv${i + 1}` }).apply(g) as TF.SymbolicTensor;
+    } else {
+      g = tf.layers.conv2dTranspose({ filters, kernelSize: 4, strides: 2, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_deconv${i + 1}` }).apply(g) as TF.SymbolicTensor;
+    }
     if (!last) {
       g = tf.layers.batchNormalization({ momentum: 0.9, name: `g_bn${i + 1}` }).apply(g) as TF.SymbolicTensor;
       g = tf.layers.reLU({ name: `g_relu${i + 1}` }).apply(g) as TF.SymbolicTensor;

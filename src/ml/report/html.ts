@@ -35,6 +35,19 @@ function section(s: ReportSection): string {
   );
 }
 
+/**
+ * The facts of the last pipe run (commit, dates, stage durations) come from
+ * run.js beside the report, which pipe run writes: they are not part of the
+ * evaluate stage's key, so they stay out of the cached report.html itself.
+ */
+const RUN_FACTS = `(()=>{const R=window.pipeRun,d=document.getElementById('run');
+const row=(k,v)=>{const t=document.createElement('dt'),x=document.createElement('dd');t.textContent=k;x.textContent=v;d.append(t,x);};
+if(!R){row('last run','commit, date and stage durations: run.js beside this file, which pipe run writes, is missing');return;}
+const when=s=>s.replace('T',' ').slice(0,19)+' UTC',dur=s=>s<60?s.toFixed(1)+' s':Math.floor(s/60)+' min '+Math.round(s%60)+' s';
+row('git commit',R.git?R.git.commit.slice(0,12)+(R.git.dirty?' with uncommitted changes':''):'not a git checkout');
+row('last run',when(R.started)+' to '+when(R.finished)+' ('+R.pipeline+(R.experiment?', experiment '+R.experiment:'')+')');
+row('stage durations',Object.entries(R.stages).map(([s,v])=>s+' '+(v.computed?dur(v.computed.seconds)+(v.outcome==='ran'?'':' (cached, computed '+when(v.computed.at)+')'):v.outcome)).join('; '));})();`;
+
 // Clicking an image doubles its size (pixelated) and back; a slider shows the frame it points at.
 const SCRIPT = `document.querySelectorAll('img').forEach(i=>i.addEventListener('click',()=>i.classList.toggle('zoom')));
 document.querySelectorAll('section.slider').forEach(s=>{const r=s.querySelector('input'),f=[...s.querySelectorAll('figure')];r.addEventListener('input',()=>f.forEach((x,i)=>x.hidden=i!==Number(r.value)));});`;
@@ -63,11 +76,14 @@ ul{font-size:.9rem;color:#444}
 </style></head><body>
 <h1>${esc(r.title)}</h1><p class="sub">${esc(r.generated)}</p>
 ${context}
+<dl class="context" id="run"></dl>
 ${verdicts}
 <h2>Metrics</h2>${table}
 <ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
 ${r.sections.map(section).join('\n')}
-<script>${SCRIPT}</script>
+<script src="run.js"></script>
+<script>${RUN_FACTS}
+${SCRIPT}</script>
 </body></html>
 `;
 }
