@@ -5,6 +5,7 @@ import { imageLayout, writeHistory, writeModel } from '../src/ml/models/artifact
 import { toPlain } from '../src/ml/models/io.js';
 import type { DiffAugmentOp } from '../src/ml/models/diffaugment.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
+import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
 import * as ganTrainer from '../src/ml/models/gan-trainer.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
@@ -28,6 +29,7 @@ export interface TrainGanParams extends TfParams {
   ema: number;
   minibatchStd: boolean;
   upsample: 'transposed' | 'nearest';
+  dNorm: 'batch' | 'spectral';
   progressSamples: number;
   seed: number;
 }
@@ -40,7 +42,7 @@ export default defineStage<TrainGanParams>({
     const size = images.shape[1]!;
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
-      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, upsample: p.upsample, seed: p.seed },
+      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
       lr: p.lr,
       lrD: p.lrD,
       beta1: p.beta1,
@@ -52,6 +54,7 @@ export default defineStage<TrainGanParams>({
     const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, ganTrainer, recipe);
     const [generator, discriminator] = trainer.models as [TF.LayersModel, TF.LayersModel];
     const average = p.ema > 0 ? new WeightAverage(tf, modelVars([generator], false), p.ema) : undefined;
+    const bound = p.dNorm === 'spectral' ? new SpectralBound(tf, discriminator.trainableWeights.filter((w) => w.originalName.endsWith('/kernel')).map((w) => w.read() as TF.Variable), new Rng(`${p.seed}:spectral`)) : undefined;
     // Samples, progress frames and the exported generator use the averaged weights when there are any.
     const averaged = <T>(fn: () => Promise<T>) => (average ? average.swapped(fn) : fn());
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
@@ -71,11 +74,12 @@ export default defineStage<TrainGanParams>({
         tf,
         ctx,
         images,
-        weights: [...weights, ...(average?.shadow ?? [])],
+        weights: [...weights, ...(average?.shadow ?? []), ...(bound?.vectors ?? [])],
         optimizers: opts,
         async step(batch, rng) {
           // Instance noise is annealed linearly to 0 over the run.
           const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * Math.max(0, 1 - opts[0]!.step / totalSteps) }, pool);
+          bound?.project();
           average?.update();
           return losses;
         },

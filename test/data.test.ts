@@ -98,6 +98,41 @@ describe('decoding scans', () => {
     assert.deepEqual([...rgb.pixels.subarray(0, 7)], [0, 30, 60, 90, 120, 150, 180]);
   });
 
+  it("gives sharp's exact pixels for every kind of PNG: grey, RGB, 1-bit, palette, with alpha, 16-bit, bad CRC", async () => {
+    const w = 40;
+    const h = 20;
+    // Every grey level, a bar of ink, a coloured and a half-transparent corner for the variants that have them.
+    const grey = Buffer.from(barImage(w, h).map((v, i) => (i < 256 ? i : v)));
+    const rgb = Buffer.alloc(w * h * 3);
+    grey.forEach((v, i) => rgb.fill(v, i * 3, i * 3 + 3));
+    const colour = Buffer.from(rgb);
+    colour[0] = 200;
+    const rgba = Buffer.alloc(w * h * 4, 255);
+    grey.forEach((v, i) => rgba.fill(v, i * 4, i * 4 + 3));
+    rgba[3] = 100;
+    const raw = (data: Buffer, channels: 1 | 3 | 4) => sharp(data, { raw: { width: w, height: h, channels } });
+    const badCrc = await raw(grey, 1).png().toBuffer();
+    badCrc[29]! ^= 0xff;
+    const variants: Record<string, Buffer> = {
+      grey: await raw(grey, 1).png().toBuffer(),
+      'rgb, grey pixels': await raw(rgb, 3).png().toBuffer(),
+      'rgb, colour': await raw(colour, 3).png().toBuffer(),
+      '1-bit': await raw(Buffer.from(grey.map((v) => (v < 128 ? 0 : 255))), 1).png({ palette: true, colours: 2 }).toBuffer(),
+      palette: await raw(rgb, 3).png({ palette: true }).toBuffer(),
+      alpha: await raw(rgba, 4).png().toBuffer(),
+      '16-bit': await raw(rgb, 3).toColourspace('rgb16').png().toBuffer(),
+    };
+    const bySharp = async (buf: Buffer) =>
+      new Uint8Array(await sharp(buf).flatten({ background: '#ffffff' }).greyscale().extractChannel(0).raw().toBuffer());
+    for (const [name, buf] of Object.entries(variants)) {
+      const g = await decodeGray(buf, 256, MAX_PIXELS);
+      assert.deepEqual([g.width, g.height], [w, h], name);
+      assert.deepEqual(g.pixels, await bySharp(buf), name);
+    }
+    assert.deepEqual((await decodeGray(variants.grey!, 256, MAX_PIXELS)).pixels.subarray(0, 256), Uint8Array.from({ length: 256 }, (_, i) => i));
+    await assert.rejects(decodeGray(badCrc, 256, MAX_PIXELS), /^Error: PNG 40×20 is damaged or truncated \(/);
+  });
+
   it('shrinks large scans so the longest side is maxSide', async () => {
     const g = await decodeGray(await encoded('png', 800, 200), 64, MAX_PIXELS);
     assert.deepEqual([g.width, g.height], [64, 16]);

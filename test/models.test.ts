@@ -8,6 +8,7 @@ import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { buildGan } from '../src/ml/models/gan.js';
 import { adversarialLosses } from '../src/ml/models/gan-trainer.js';
+import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
 import { modelVars, trainLoop } from '../src/ml/models/loop.js';
@@ -73,7 +74,7 @@ describe('sum and mean gradients', () => {
 
 describe('lean training gradients', () => {
   it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
-    const config = { size: 16, noise: 4, filters: 3, minibatchStd: false, upsample: 'transposed' as const, seed: 5 };
+    const config = { size: 16, noise: 4, filters: 3, minibatchStd: false, upsample: 'transposed' as const, dNorm: 'batch' as const, seed: 5 };
     const [plain, lean] = [buildGan(tf, config), buildGan(tf, config)];
     leanGradients(tf, lean.generator);
     leanGradients(tf, lean.discriminator);
@@ -120,13 +121,13 @@ describe('models', () => {
   });
 
   it('the same seed gives the same initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
-    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
+    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', dNorm: 'batch', seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
     assert.deepEqual(sums(0), sums(0));
     assert.notDeepEqual(sums(0), sums(1));
   });
 
   it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', dNorm: 'batch', seed: 2 });
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
     const v = img.dataSync();
@@ -135,13 +136,33 @@ describe('models', () => {
   });
 
   it("upsample 'nearest' doubles the generator's maps by nearest-neighbour upsampling and a 3×3 conv, with no transposed conv", () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'nearest', seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'nearest', dNorm: 'batch', seed: 2 });
     const layers = gan.generator.layers.map((l) => `${l.getClassName()}:${l.name}`);
     assert.deepEqual(layers.filter((l) => /^(UpSampling2D|Conv2D|Conv2DTranspose):/.test(l)), ['UpSampling2D:g_up1', 'Conv2D:g_conv1', 'UpSampling2D:g_up2', 'Conv2D:g_conv2']);
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
-    const transposed = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', seed: 2 });
+    const transposed = buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', dNorm: 'batch', seed: 2 });
     assert.deepEqual(transposed.generator.layers.filter((l) => l.getClassName() === 'Conv2DTranspose').map((l) => l.name), ['g_deconv1', 'g_deconv2']);
+  });
+
+  it('the spectral bound divides a kernel by its largest singular value when it exceeds 1, and leaves smaller ones alone', () => {
+    const big = tf.variable(tf.tensor2d([3, 0, 0, 0.5], [2, 2]));
+    const small = tf.variable(tf.tensor2d([0.5, 0, 0, 0.2], [2, 2]));
+    // A conv kernel [h, w, in, out] is bounded as the matrix [h·w·in, out]: here one column of four 2s, σ = 4.
+    const conv = tf.variable(tf.tensor4d([2, 0, 2, 0, 2, 0, 2, 0], [2, 2, 1, 2]));
+    const bound = new SpectralBound(tf, [big, small, conv], new Rng('sn'));
+    for (let i = 0; i < 20; i++) bound.project();
+    const close = (a: ArrayLike<number>, b: number[]) => Array.from(a).every((x, i) => Math.abs(x - b[i]!) < 1e-4);
+    assert.ok(close(big.dataSync(), [1, 0, 0, 0.5 / 3]), String(big.dataSync()));
+    assert.deepEqual(Array.from(small.dataSync()), Array.from(Float32Array.from([0.5, 0, 0, 0.2])));
+    assert.ok(close(conv.dataSync(), [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0]), String(conv.dataSync()));
+    assert.ok(close(bound.sigmas(), [1, 0.5, 1]), String(bound.sigmas()));
+  });
+
+  it("dNorm 'spectral' leaves batch norm out of the discriminator", () => {
+    const names = (dNorm: 'batch' | 'spectral') => buildGan(tf, { size, noise: 8, filters: 4, minibatchStd: false, upsample: 'transposed', dNorm, seed: 2 }).discriminator.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.name);
+    assert.deepEqual(names('batch'), ['d_bn2']);
+    assert.deepEqual(names('spectral'), []);
   });
 
   it('the adversarial losses: hinge and non-saturating, on given logits', () => {
@@ -225,7 +246,7 @@ describe('GAN training aids', () => {
     assert.deepEqual(v.filter((_, i) => i % 2 === 0), [0, 2, 4, 6, 1, 1, 1, 1]);
     const g = tf.grad((t: TF.Tensor) => tf.sum(tf.slice(layer.apply(t) as TF.Tensor, [0, 0, 0, 1], [-1, -1, -1, 1])))(x).dataSync();
     assert.ok(g.some((e) => e !== 0), 'the spread passes gradients back to the images');
-    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, minibatchStd: true, upsample: 'transposed', seed: 3 });
+    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, minibatchStd: true, upsample: 'transposed', dNorm: 'batch', seed: 3 });
     const { json, weights } = await exportLayersModel(tf, discriminator);
     const back = await importLayersModel(tf, json, weights);
     const imgs = tf.tensor4d(random([3, 16, 16, 1], 'd'), [3, 16, 16, 1]);

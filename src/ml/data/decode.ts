@@ -13,6 +13,31 @@ async function decodeBmp(buf: Uint8Array): Promise<Gray> {
   return { width: img.width, height: img.height, pixels: px };
 }
 
+/**
+ * A PNG of at most 8 bits a sample whose pixels are all grey and opaque, as
+ * pngjs decodes it (CRCs checked): exactly what sharp's flatten + greyscale
+ * give for such pixels, for a fraction of a libvips call's cost on small
+ * scans. undefined for anything else (colour, transparency, 16-bit, a size
+ * over maxSide, damage): sharp decodes and judges those.
+ */
+async function plainGreyPng(buf: Uint8Array, width: number, height: number, maxSide: number): Promise<Gray | undefined> {
+  if (buf.length < 25 || buf[24]! > 8 || Math.max(width, height) > maxSide) return undefined;
+  const { PNG } = await import('pngjs');
+  let rgba: Buffer;
+  try {
+    rgba = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)).data;
+  } catch {
+    return undefined;
+  }
+  const pixels = new Uint8Array(width * height);
+  for (let i = 0, o = 0; i < pixels.length; i++, o += 4) {
+    const v = rgba[o]!;
+    if (v !== rgba[o + 1] || v !== rgba[o + 2] || rgba[o + 3] !== 255) return undefined;
+    pixels[i] = v;
+  }
+  return { width, height, pixels };
+}
+
 /** Smaller than this on a side is not a scan of a signature (a 1×1 placeholder, an icon). */
 const MIN_SIDE = 8;
 /** Grey levels between the darkest and lightest pixel below which an image is blank. */
@@ -57,10 +82,16 @@ function checkSize(format: string, width: number, height: number, maxPixels: num
  * a blank image is refused; each refusal says what the file is.
  */
 export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: number): Promise<Gray> {
+  const kind = magicFormat(buf);
+  const png = kind === 'PNG' ? pngOrGifSize(buf, kind) : undefined;
+  if (png) {
+    checkSize('PNG', png.width, png.height, maxPixels);
+    const plain = await plainGreyPng(buf, png.width, png.height, maxSide);
+    if (plain) return checkContrast(plain, `PNG ${png.width}×${png.height}`);
+  }
   const { default: sharp } = await import('sharp');
   let input: ReturnType<typeof sharp>;
   let what: string;
-  const kind = magicFormat(buf);
   if (kind === 'BMP') {
     const { width, height } = bmpSize(buf);
     checkSize('BMP', width, height, maxPixels);
@@ -95,13 +126,16 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
       // libvips says "vipspng: libpng read error" and the like: say which file kind and size failed, and that it is damaged.
       throw new Error(`${what} is damaged or truncated (${e.message.split('\n')[0]})`);
     });
-  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return checkContrast({ width: info.width, height: info.height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, what);
+}
+
+function checkContrast(img: Gray, what: string): Gray {
   let lo = 255;
   let hi = 0;
-  for (const v of pixels) {
+  for (const v of img.pixels) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   if (hi - lo < MIN_CONTRAST) throw new Error(`${what} is blank (every pixel between grey ${lo} and ${hi})`);
-  return { width: info.width, height: info.height, pixels };
+  return img;
 }

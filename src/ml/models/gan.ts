@@ -12,6 +12,8 @@ export interface GanConfig {
   minibatchStd: boolean;
   /** How the generator doubles its maps: a 4×4 stride-2 transposed conv, or nearest-neighbour upsampling then a 3×3 conv. */
   upsample: 'transposed' | 'nearest';
+  /** The discriminator's normalisation: batch norm after each conv but the first, or none (its kernels spectrally bounded by the trainer instead). */
+  dNorm: 'batch' | 'spectral';
   seed: number;
 }
 
@@ -26,7 +28,8 @@ export interface Gan {
  * 'nearest', nearest-neighbour doubling and a 3×3 conv, which cannot leave
  * the checkerboard of uneven kernel overlap: Odena et al. 2016) with batch
  * norm and ReLU → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
- * (batch norm after the first) down to 4×4, optionally a minibatch
+ * (batch norm after the first, unless its kernels are spectrally bounded
+ * instead: SpectralBound) down to 4×4, optionally a minibatch
  * standard deviation map there, then one logit.
  */
 export function buildGan(tf: Tf, c: GanConfig): Gan {
@@ -62,7 +65,7 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
   let d = x;
   [...widths].reverse().forEach((w, i) => {
     d = tf.layers.conv2d({ filters: w, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: init(), name: `d_conv${i + 1}` }).apply(d) as TF.SymbolicTensor;
-    if (i > 0) d = tf.layers.batchNormalization({ momentum: 0.9, name: `d_bn${i + 1}` }).apply(d) as TF.SymbolicTensor;
+    if (i > 0 && c.dNorm === 'batch') d = tf.layers.batchNormalization({ momentum: 0.9, name: `d_bn${i + 1}` }).apply(d) as TF.SymbolicTensor;
     d = tf.layers.leakyReLU({ alpha: 0.2, name: `d_lrelu${i + 1}` }).apply(d) as TF.SymbolicTensor;
   });
   if (c.minibatchStd) d = minibatchStd(tf, 'd_mbstd').apply(d) as TF.SymbolicTensor;
