@@ -66,6 +66,10 @@ describe('experiments', () => {
     assert.equal(pipe(dir, 'run', '-S', 'gen.scale=2').code, 0);
     assert.equal(pipe(dir, 'run', '-S', 'gen.scale=3', '--name', 'triple').code, 0);
     assert.deepEqual(lines(pipe(dir, 'exp', 'show', '--json').stdout).map((x) => x.name), ['workspace', 'scale=2', 'triple']);
+    // The run facts beside the artifacts name the experiment that put them there.
+    const facts = JSON.parse(readFileSync(join(dir, 'artifacts/run.js'), 'utf8').replace(/^[^]*?window\.pipeRun = /, '').replace(/;\n$/, '')) as { experiment: string; git: unknown };
+    assert.equal(facts.experiment, 'triple');
+    assert.deepEqual(facts.git, { commit: head, dirty: false });
     const clash = pipe(dir, 'run', '-S', 'gen.scale=4', '--name', 'triple');
     assert.equal(clash.code, 2);
     assert.match(clash.stderr, /experiment 'triple' exists with other params \(gen.scale=3\); choose another --name, or pipe exp remove triple first/);
