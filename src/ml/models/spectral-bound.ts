@@ -1,4 +1,4 @@
-import type { Rng } from '../../core/rng.js';
+import type { Rng } from '../../core/stage.js';
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
 
