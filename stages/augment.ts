@@ -1,4 +1,4 @@
-import { imageTensor, tensorImages } from '../src/ml/data/images.js';
+import { imageTensor, pickImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { augmentImage, type AugmentOptions } from '../src/ml/data/warp.js';
 import { Rng } from '../src/core/stage.js';
@@ -48,15 +48,10 @@ export default defineStage<AugmentParams>({
       bar.tick();
     }
     bar.done();
-    const passed = (idx: number[]) => {
-      const out = new Float32Array(idx.length * px);
-      idx.forEach((i, j) => out.set(src.subarray(i * px, (i + 1) * px), j * px));
-      return imageTensor(out, idx.length, size);
-    };
     const trainT = imageTensor(train, trainMeta.length, size);
     ctx.output.tensor('train', trainT);
-    ctx.output.tensor('val', passed(valIdx));
-    ctx.output.tensor('test', passed(testIdx));
+    ctx.output.tensor('val', pickImages(images, valIdx));
+    ctx.output.tensor('test', pickImages(images, testIdx));
     ctx.output.json('trainMeta', trainMeta);
     ctx.output.json('valMeta', valIdx.map((i) => meta[i]!));
     ctx.output.json('testMeta', testIdx.map((i) => meta[i]!));

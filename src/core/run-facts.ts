@@ -20,7 +20,7 @@ export interface RunFacts {
   stages: Record<string, { outcome: string; seconds: number; computed?: { seconds: number; at: string } }>;
 }
 
-export const RUN_FACTS_FILE = 'run.js';
+const RUN_FACTS_FILE = 'run.js';
 
 /** `order`: the DAG's, which the stages keep (results come in the order they finished). */
 export function runFacts(store: Store, opts: { pipeline: string; dir: string; experiment?: string; started: Date; results: StageResult[]; order: string[] }): RunFacts {

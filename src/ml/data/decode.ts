@@ -83,11 +83,12 @@ function checkSize(format: string, width: number, height: number, maxPixels: num
  */
 export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: number): Promise<Gray> {
   const kind = magicFormat(buf);
-  const png = kind === 'PNG' ? pngOrGifSize(buf, kind) : undefined;
-  if (png) {
-    checkSize('PNG', png.width, png.height, maxPixels);
-    const plain = await plainGreyPng(buf, png.width, png.height, maxSide);
-    if (plain) return checkContrast(plain, `PNG ${png.width}×${png.height}`);
+  // PNG and GIF give their size in fixed header bytes: checked before anything else reads the file.
+  const header = pngOrGifSize(buf, kind);
+  if (header) checkSize(header.format.toUpperCase(), header.width, header.height, maxPixels);
+  if (header?.format === 'png') {
+    const plain = await plainGreyPng(buf, header.width, header.height, maxSide);
+    if (plain) return checkContrast(plain, `PNG ${header.width}×${header.height}`);
   }
   const { default: sharp } = await import('sharp');
   let input: ReturnType<typeof sharp>;
@@ -102,16 +103,16 @@ export async function decodeGray(buf: Uint8Array, maxSide: number, maxPixels: nu
     });
     input = sharp(Buffer.from(g.pixels.buffer, g.pixels.byteOffset, g.pixels.byteLength), { raw: { width: g.width, height: g.height, channels: 1 } });
   } else {
-    // PNG and GIF give their size in fixed header bytes; other formats ask libvips, which reads only the header.
+    // Other formats ask libvips, which reads only the header.
     const meta =
-      pngOrGifSize(buf, kind) ??
+      header ??
       (await sharp(buf, { pages: 1 })
         .metadata()
         .catch((e: Error) => {
           throw new Error(kind ? `${kind} is damaged or truncated (its header does not read: ${e.message.split('\n')[0]})` : 'not an image (no PNG, JPEG, TIFF, WebP, GIF or BMP header in its first bytes)');
         }));
     const format = (meta.format ?? 'image').toUpperCase();
-    checkSize(format, meta.width ?? 0, meta.height ?? 0, maxPixels);
+    if (!header) checkSize(format, meta.width ?? 0, meta.height ?? 0, maxPixels);
     what = `${format} ${meta.width}×${meta.height}`;
     input = sharp(buf, { pages: 1, page: 0, failOn: 'error', limitInputPixels: maxPixels });
   }
