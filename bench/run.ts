@@ -207,7 +207,8 @@ function timeEnv(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 
 /**
  * pipe push/pull against rclone copy of the same objects to the same S3 server (Ceph RGW from
- * scripts/services/s3.sh): four 32 MiB tensors, and a folder out of 10,000 4 KiB files.
+ * scripts/services/s3.sh): four 32 MiB tensors (where each command's start-up weighs), four 256 MiB
+ * tensors (where the transfer does), and a folder out of 10,000 4 KiB files.
  */
 async function remote(): Promise<void> {
   if (!process.env.PIPE_TEST_S3_ENDPOINT) {
@@ -217,12 +218,15 @@ async function remote(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-remote-'));
   const env = { ...process.env, AWS_ENDPOINT_URL: process.env.PIPE_TEST_S3_ENDPOINT };
   const MIB = 1024 * 1024;
-  // The same bytes as files for rclone: random, so neither side can compress them.
-  mkdirSync(join(dir, 'tensors'));
-  for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'tensors', `t${i}.bin`), randomBytes(32 * MIB));
-  writeFileSync(join(dir, 'big.mjs'), "import { readFileSync } from 'node:fs';\nexport default { run(ctx) { for (let i = 0; i < 4; i++) { const b = readFileSync(`tensors/t${i}.bin`); ctx.output.tensor(`t${i}`, { dtype: 'float32', shape: [b.length / 4], data: new Float32Array(b.buffer, b.byteOffset, b.length / 4) }); } } };\n");
+  // The same bytes as files for rclone: random, so neither side can compress them. Each tensor stage reads its folder's four files.
+  const tensorStages = [['big', 32], ['huge', 256]] as const;
+  for (const [stage, mib] of tensorStages) {
+    mkdirSync(join(dir, `${stage}-files`));
+    for (let i = 0; i < 4; i++) writeFileSync(join(dir, `${stage}-files`, `t${i}.bin`), randomBytes(mib * MIB));
+    writeFileSync(join(dir, `${stage}.mjs`), `import { readFileSync } from 'node:fs';\nexport default { run(ctx) { for (let i = 0; i < 4; i++) { const b = readFileSync(\`${stage}-files/t\${i}.bin\`); ctx.output.tensor(\`t\${i}\`, { dtype: 'float32', shape: [b.length / 4], data: new Float32Array(b.buffer, b.byteOffset, b.length / 4) }); } } };\n`);
+  }
   writeFileSync(join(dir, 'small.sh'), 'mkdir -p small; for i in $(seq 0 9999); do head -c 4096 /dev/urandom > small/f$i; done\n');
-  writeFileSync(join(dir, 'pipeline.yaml'), 'stages:\n  big:\n    kind: ./big.mjs\n    deps: [tensors]\n  small:\n    cmd: sh small.sh\n    deps: [small.sh]\n    outs: [small]\n');
+  writeFileSync(join(dir, 'pipeline.yaml'), `stages:\n${tensorStages.map(([s]) => `  ${s}:\n    kind: ./${s}.mjs\n    deps: [${s}-files]\n`).join('')}  small:\n    cmd: sh small.sh\n    deps: [small.sh]\n    outs: [small]\n`);
   time(process.execPath, [PIPE, 'run'], dir);
   const client = `import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3'; await new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'pipe-bench' })).catch((e) => { if (e.name !== 'BucketAlreadyOwnedByYou') throw e; });`;
   spawnSync(process.execPath, ['--input-type=module', '-e', client], { cwd: ROOT, env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
@@ -230,16 +234,18 @@ async function remote(): Promise<void> {
   const rc = rcloneEnv();
   const fresh = () => {
     const d = mkdtempSync(join(tmpdir(), 'pipe-bench-pull-'));
-    for (const f of ['pipeline.yaml', 'pipe.lock', 'big.mjs', 'small.sh', 'tensors']) cpSync(join(dir, f), join(d, f), { recursive: true });
+    for (const f of ['pipeline.yaml', 'pipe.lock', 'small.sh', ...tensorStages.flatMap(([st]) => [`${st}-files`, `${st}.mjs`])]) cpSync(join(dir, f), join(d, f), { recursive: true });
     return d;
   };
-  for (const [stage, what, bytes, rcloneDir] of [['big', 'four 32 MiB tensors', 128 * MIB, 'tensors'], ['small', '10,000 files of 4 KiB (one folder out)', 10000 * 4096, 'small']] as const) {
+  const cases = [...tensorStages.map(([stage, mib]) => [stage, `four ${mib} MiB tensors`, 4 * mib * MIB] as const), ['small', '10,000 files of 4 KiB (one folder out)', 10000 * 4096] as const];
+  for (const [stage, what, bytes] of cases) {
     const t = { pipePush: [] as number[], rclonePush: [] as number[], rclonePush16: [] as number[], pipePull: [] as number[], rclonePull: [] as number[] };
     for (let i = 0; i < reps; i++) {
       const id = `${stage}-${Date.now()}-${i}`;
       t.pipePush.push(timeEnv(process.execPath, [PIPE, 'push', stage, '--remote', `s3://pipe-bench/pipe-${id}`], dir, env));
-      t.rclonePush.push(timeEnv('rclone', ['copy', rcloneDir, `bench:pipe-bench/rclone-${id}`], dir, rc));
-      t.rclonePush16.push(timeEnv('rclone', ['copy', '--transfers=16', '--checkers=16', rcloneDir, `bench:pipe-bench/rclone16-${id}`], dir, rc));
+      const files = stage === 'small' ? 'small' : `${stage}-files`;
+      t.rclonePush.push(timeEnv('rclone', ['copy', files, `bench:pipe-bench/rclone-${id}`], dir, rc));
+      t.rclonePush16.push(timeEnv('rclone', ['copy', '--transfers=16', '--checkers=16', files, `bench:pipe-bench/rclone16-${id}`], dir, rc));
       const d = fresh();
       t.pipePull.push(timeEnv(process.execPath, [PIPE, 'pull', stage, '--remote', `s3://pipe-bench/pipe-${id}`], d, env));
       t.rclonePull.push(timeEnv('rclone', ['copy', `bench:pipe-bench/rclone-${id}`, join(d, 'rclone')], d, rc));
@@ -248,8 +254,8 @@ async function remote(): Promise<void> {
       for (const prefix of [`pipe-${id}`, `rclone-${id}`, `rclone16-${id}`]) spawnSync('rclone', ['purge', `bench:pipe-bench/${prefix}`], { env: rc, stdio: 'ignore' });
     }
     const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
-    const rate = (ms: number) => (stage === 'big' ? `${f1(bytes / MIB / (ms / 1000))} MiB/s` : `${Math.round(10000 / (ms / 1000))} obj/s`);
-    row(`push ${what}`, rate(m.pipePush), `${rate(m.rclonePush)} (rclone copy); ${rate(m.rclonePush16)} (--transfers=16)`, `${(m.rclonePush / m.pipePush).toFixed(2)}× / ${(m.rclonePush16 / m.pipePush).toFixed(2)}×`, stage === 'big' ? 'target ≥ 0.8×' : 'target ≥ 1×');
+    const rate = (ms: number) => (stage === 'small' ? `${Math.round(10000 / (ms / 1000))} obj/s` : `${f1(bytes / MIB / (ms / 1000))} MiB/s`);
+    row(`push ${what}`, rate(m.pipePush), `${rate(m.rclonePush)} (rclone copy); ${rate(m.rclonePush16)} (--transfers=16)`, `${(m.rclonePush / m.pipePush).toFixed(2)}× / ${(m.rclonePush16 / m.pipePush).toFixed(2)}×`, stage === 'small' ? 'target ≥ 1×' : 'target ≥ 0.8×');
     row(`pull ${what}`, rate(m.pipePull), `${rate(m.rclonePull)} (rclone copy)`, `${(m.rclonePull / m.pipePull).toFixed(2)}×`, 'pipe checks every sha256 before it commits');
   }
   rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PIPE, pipeAsyncEnv, pipeEnv, type CliResult } from './helpers.js';
+import { sha256 } from '../src/core/hash.js';
+import { S3Backend } from '../src/core/remote/s3.js';
 import { service } from './services.js';
 
 // The SDK's notice about Node 22 (releases after January 2027) is noise here.
@@ -165,6 +167,19 @@ describe('remote cache on S3 (Ceph RGW)', () => {
     assert.ok(midPull > 0, 'no kill landed during the pull');
     assert.equal(pipeEnv(b, s3env, 'pull', '--remote', remote).code, 0);
     assert.match(pipeEnv(b, s3env, 'run').stdout, /0 ran, 8 from cache/);
+  });
+
+  it('a blob goes up signed with its own sha256, so the server refuses bytes that do not match their name', async (t) => {
+    const got = await s3Bucket(t);
+    if (!got) return;
+    const { env, client, name } = got;
+    // The backend takes credentials from the SDK's chain, as pipe does.
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY });
+    const backend = new S3Backend(`s3://${name}/p`, name, 'p', { url: `s3://${name}/p`, endpoint: env.PIPE_TEST_S3_ENDPOINT, region: 'us-east-1' });
+    const body = Buffer.from('sixteen bytes!!!');
+    assert.equal(await backend.put('good', body, { sha256: sha256(body) }), true);
+    await assert.rejects(backend.put('bad', body, { sha256: sha256('other bytes') }), /XAmzContentSHA256Mismatch \(HTTP 400\)/);
+    assert.deepEqual(await keysOf(client, name, 'p/'), ['p/good']);
   });
 
   it('a remote object that lies is named, and nothing of it enters the local cache', async (t) => {

@@ -9,10 +9,10 @@ import { PIPE, pipe, project } from './helpers.js';
 const HOOK = join(PIPE, '..', '..', 'test', 'fixtures', 'trace-imports.mjs');
 
 describe('lean start-up', () => {
-  it('a no-op run of built-in stages (tfjs kinds with backend: auto among them) loads neither tfjs nor sharp nor the remote cache or an S3 SDK', () => {
+  it('a no-op run of built-in stages (tfjs kinds with backend: auto among them) and a command loads neither tfjs nor sharp nor ajv nor the remote cache or an S3 SDK', () => {
     const dir = project({
       'pipeline.yaml':
-        'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 6, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n  augment:\n    kind: augment\n    inputs: { images: resize }\n    params: { copies: 0 }\n  vae:\n    kind: train-vae\n    inputs: { data: augment }\n    params: { epochs: 1, latent: 2, filters: [2, 2] }\n',
+        'stages:\n  ingest:\n    kind: ingest\n    params: { synthetic: { count: 6, writers: 2 } }\n  resize:\n    kind: resize\n    inputs: { scans: ingest }\n    params: { size: 16 }\n  augment:\n    kind: augment\n    inputs: { images: resize }\n    params: { copies: 0 }\n  vae:\n    kind: train-vae\n    inputs: { data: augment }\n    params: { epochs: 1, latent: 2, filters: [2, 2] }\n  note:\n    cmd: echo hi > note.txt\n    outs: [note.txt]\n',
     });
     assert.equal(pipe(dir, 'run').code, 0);
     const trace = join(dir, 'trace.txt');
@@ -21,10 +21,12 @@ describe('lean start-up', () => {
       assert.equal(r.status, 0, r.stderr);
       return r.stdout;
     };
-    assert.match(run(['run']), /0 ran, 4 from cache/);
+    assert.match(run(['run']), /0 ran, 5 from cache/);
     const loaded = readFileSync(trace, 'utf8');
     assert.match(loaded, /dist\/src\/core\/cli\.js/, 'the trace saw the CLI load');
     assert.match(loaded, /dist\/src\/ml\/tfjs\/facts\.js/, 'the trace saw the facts module load');
+    assert.match(loaded, /^require .*dist\/validators\/[0-9a-f]{64}\.cjs$/m, 'the trace saw the build-time validators load');
+    assert.doesNotMatch(loaded, /^require ajv$/m, 'ajv itself (its validators need only its small runtime helpers)');
     assert.doesNotMatch(loaded, /sharp|@tensorflow|@aws-sdk|core\/remote\/(remote|sync|open|s3|file)\.js|core\/executors\//);
     // A run that does work loads them (the trace is not blind to them).
     run(['run', '--force', '--only', 'resize']);

@@ -2,8 +2,8 @@
 # A real S3 server on this machine for pipe's remote-cache tests: Ceph RGW on a one-node Ceph cluster
 # (mon + mgr + one OSD on memstore, in RAM). Needs root and Debian's packages:
 #   apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-mgr ceph-common
-# Usage: scripts/services/s3.sh start|stop|env   (PIPE_S3_MEMSTORE_BYTES: RAM for objects, default 4 GiB;
-#   deleted objects are freed only by RGW's deferred garbage collection)
+# Usage: scripts/services/s3.sh start|stop|env   (PIPE_S3_MEMSTORE_BYTES: most RAM for objects, default 8 GiB,
+#   taken only as objects arrive; a deleted object's RAM is freed by RGW's garbage collection within seconds)
 #   start  starts it (bounded waits) and prints the environment the tests read
 #   env    prints that environment for a running server
 #   stop   stops it and removes its state
@@ -50,7 +50,7 @@ osd pool default min size = 1
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 osd objectstore = memstore
-memstore device bytes = ${PIPE_S3_MEMSTORE_BYTES:-4294967296}
+memstore device bytes = ${PIPE_S3_MEMSTORE_BYTES:-8589934592}
 osd data = $DIR/osd0
 mon data = $DIR/mon
 mgr data = $DIR/mgr
@@ -62,6 +62,9 @@ keyring = $DIR/keyring
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw data = $DIR/rgw
+# Deleted objects free their RAM within seconds, not after RGW's default two hours: the benchmark deletes as it goes.
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 CONF
   : > "$DIR/keyring"
   monmaptool --create --add a "v1:127.0.0.1:$MON_PORT" --fsid "$fsid" "$DIR/monmap" >/dev/null

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { hashJson } from './hash.js';
 import { PKG_ROOT } from './paths.js';
-import { AJV_OPTIONS, ajvInstance, readSchema, VALIDATORS_DIR } from './schema.js';
+import { AJV_OPTIONS, ajvInstance, OPEN_PARAMS, readSchema, VALIDATORS_DIR } from './schema.js';
 
 const require = createRequire(import.meta.url);
 const standalone = (require('ajv/dist/standalone') as { default: (ajv: unknown, v: unknown) => string }).default;
@@ -17,9 +17,8 @@ rmSync(VALIDATORS_DIR, { recursive: true, force: true });
 mkdirSync(VALIDATORS_DIR, { recursive: true });
 const dir = join(PKG_ROOT, 'schemas');
 const names = readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
-for (const name of names) {
-  const schema = readSchema(join(dir, name));
+for (const schema of [...names.map((name) => readSchema(join(dir, name))), OPEN_PARAMS]) {
   const ajv = ajvInstance({ ...AJV_OPTIONS, code: { source: true } });
   writeFileSync(join(VALIDATORS_DIR, `${hashJson(schema)}.cjs`), standalone(ajv, ajv.compile(schema)));
 }
-console.log(`compiled ${names.length} schema validators into dist/validators/`);
+console.log(`compiled ${names.length + 1} schema validators into dist/validators/`);

@@ -5,7 +5,7 @@ import { isMap, isScalar, LineCounter, parse as parseYamlValue, parseDocument, t
 import type { RemoteConfig } from './remote/backend.js';
 import { ConfigError } from './errors.js';
 import { commandKind, resolveKind, type KindRef } from './kinds.js';
-import { builtinSchemaPath, readSchema, subSchema, validator, violations, type JsonSchema } from './schema.js';
+import { builtinSchemaPath, OPEN_PARAMS, readSchema, subSchema, validator, violations, type JsonSchema } from './schema.js';
 
 export interface StageSpec {
   name: string;
@@ -309,7 +309,7 @@ export function loadPipeline(file: string, overrides: Override[] = []): Pipeline
       problems.push((e as Error).message);
       continue;
     }
-    const schema: JsonSchema = kind.schema ? readSchema(kind.schema) : { type: 'object' };
+    const schema: JsonSchema = kind.schema ? readSchema(kind.schema) : OPEN_PARAMS;
     // Pipeline-wide defaults reach only the kinds whose schema has the param, and only where the stage leaves it unset.
     for (const [k, v] of Object.entries(defaults)) {
       if (schema.properties?.[k] && params[k] === undefined) {

@@ -23,6 +23,9 @@ export function ajvInstance(opts: Options = AJV_OPTIONS): AjvClass {
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; type?: string | string[] };
 
+/** The params schema of a kind that declares none (a command, a module without x.schema.json): compiled at build time too, so such a pipeline loads no ajv. */
+export const OPEN_PARAMS: JsonSchema = { type: 'object' };
+
 const schemas = new Map<string, JsonSchema>();
 
 /** A schema file, parsed once per process (callers never modify it). */

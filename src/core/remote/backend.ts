@@ -8,10 +8,22 @@ export interface Backend {
   readonly url: string;
   /** Every key under a prefix (one request per 1,000 keys on S3, not one per key). */
   list(prefix: string): Promise<Set<string>>;
-  /** An object's bytes, or undefined when there is none. */
-  get(key: string): Promise<Uint8Array | undefined>;
+  /** An object's body as it arrives, or undefined when there is none. */
+  read(key: string): Promise<Body | undefined>;
   /** Writes an object; with ifAbsent, only when the key is free (false: it was taken). */
-  put(key: string, body: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<boolean>;
+  put(key: string, body: Uint8Array, opts?: PutOptions): Promise<boolean>;
+}
+
+export interface PutOptions {
+  ifAbsent?: boolean;
+  /** The body's sha256 when the caller knows it (a blob's name): a store that checks uploads by it need not hash the body again. */
+  sha256?: string;
+}
+
+/** An object's bytes in the pieces they arrive in, and the length the store announced for them. */
+export interface Body {
+  length: number | undefined;
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /** How pipeline.yaml (or --remote) describes the remote. */

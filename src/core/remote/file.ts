@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Backend } from './backend.js';
+import type { Backend, Body, PutOptions } from './backend.js';
 
 /**
  * A remote in a plain folder (NFS on a cluster). Every write goes to a temp
@@ -26,16 +26,17 @@ export class FileBackend implements Backend {
     return new Set(names.map((n) => relative(this.root, n).split(sep).join('/')));
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async read(key: string): Promise<Body | undefined> {
     try {
-      return readFileSync(join(this.root, key));
+      const bytes = readFileSync(join(this.root, key));
+      return { length: bytes.length, chunks: [bytes] };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
   }
 
-  async put(key: string, body: Uint8Array, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<boolean> {
     const final = join(this.root, key);
     const tmpDir = join(this.root, 'tmp');
     mkdirSync(tmpDir, { recursive: true });

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import { RemoteError } from '../errors.js';
-import { sha256 } from '../hash.js';
 import { checkpointBlobs, recordBlobs, type RunRecord, type StoredCheckpoint, type Store } from '../store.js';
 import type { Backend } from './backend.js';
+import { collect, type Downloaded } from './body.js';
 
 /**
  * The remote layout, one for team sharing and cluster exchange (Bazel's CAS +
@@ -56,6 +56,14 @@ export class Remote {
     }
   }
 
+  /** An object's bytes and their sha256; undefined when the remote has none. */
+  private download(key: string): Promise<Downloaded | undefined> {
+    return this.call(`download of ${key}`, async () => {
+      const body = await this.backend.read(key);
+      return body && collect(body, `${this.backend.url}/${key}`);
+    });
+  }
+
   /** The blob hashes the remote holds: one listing (1,000 keys a request), kept for this Remote's life. */
   private remoteBlobs(): Promise<Set<string>> {
     this.blobs ??= this.call('listing blobs', () => this.backend.list('cas/')).then((keys) => new Set([...keys].map((k) => k.slice(k.lastIndexOf('/') + 1))));
@@ -87,7 +95,7 @@ export class Remote {
       missing.map((h) =>
         this.limit(async () => {
           const bytes = this.store.getBlob(h);
-          await this.call(`upload of ${blobKey(h)}`, () => this.backend.put(blobKey(h), bytes));
+          await this.call(`upload of ${blobKey(h)}`, () => this.backend.put(blobKey(h), bytes, { sha256: h }));
           there.add(h);
           t.objects++;
           t.bytes += bytes.length;
@@ -111,9 +119,9 @@ export class Remote {
   /** A run record from the remote, checked for shape; undefined when the remote has none. */
   async getRecord(fingerprint: string): Promise<RunRecord | undefined> {
     const key = recordKey(fingerprint);
-    const body = await this.call(`download of ${key}`, () => this.backend.get(key));
+    const body = await this.download(key);
     if (!body) return undefined;
-    const record = this.parse<{ record: RunRecord }>(key, body).record;
+    const record = this.parse<{ record: RunRecord }>(key, body.bytes).record;
     if (record?.fingerprint !== fingerprint || typeof record.outputs !== 'object' || typeof record.files !== 'object') {
       throw new RemoteError(`remote object ${this.backend.url}/${key} is not the run record of ${fingerprint.slice(0, 12)}; nothing was taken from it`);
     }
@@ -163,9 +171,9 @@ export class Remote {
   /** Downloads one blob, checks it against its sha256 and writes it; returns its size. */
   private async fetchBlob(hash: string): Promise<number> {
     const key = blobKey(hash);
-    const bytes = await this.call(`download of ${key}`, () => this.backend.get(key));
-    if (!bytes) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
-    const got = sha256(bytes);
+    const body = await this.download(key);
+    if (!body) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
+    const { bytes, sha256: got } = body;
     if (got !== hash) throw new RemoteError(`remote object ${this.backend.url}/${key} does not match its hash (${bytes.length} bytes, sha256 ${got.slice(0, 12)}…); nothing was taken from it`);
     // Holding the pool's slot until the write is done bounds the bytes in memory.
     await this.store.writeBlobAsync(hash, bytes);
@@ -203,9 +211,9 @@ export class Remote {
   /** Takes the remote's checkpoint for a fingerprint when it is further along than the local one; returns its step. */
   async pullCheckpoint(fingerprint: string): Promise<number | undefined> {
     const key = checkpointKey(fingerprint);
-    const body = await this.call(`download of ${key}`, () => this.backend.get(key));
+    const body = await this.download(key);
     if (!body) return undefined;
-    const c = this.parse<{ checkpoint: StoredCheckpoint }>(key, body).checkpoint;
+    const c = this.parse<{ checkpoint: StoredCheckpoint }>(key, body.bytes).checkpoint;
     const local = this.store.storedCheckpoint(fingerprint);
     if (local && local.step >= c.step) return local.step;
     await this.fetchBlobs(checkpointBlobs(c), emptyTransfer());
