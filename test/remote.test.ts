@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PIPE, pipeAsyncEnv, pipeEnv, type CliResult } from './helpers.js';
 import { sha256 } from '../src/core/hash.js';
+import { collect } from '../src/core/remote/body.js';
 import { S3Backend } from '../src/core/remote/s3.js';
 import { service } from './services.js';
 
@@ -213,6 +214,30 @@ describe('remote cache on S3 (Ceph RGW)', () => {
 
 const lockOf = (dir: string) =>
   Object.fromEntries(Object.entries((JSON.parse(readFileSync(join(dir, 'pipe.lock'), 'utf8')) as { stages: Record<string, { fingerprint: string }> }).stages).map(([k, v]) => [k, v.fingerprint]));
+
+describe('remote bodies', () => {
+  const pieces = (...texts: string[]) => texts.map((x) => Buffer.from(x));
+  async function* arriving(parts: Uint8Array[]) {
+    for (const p of parts) yield p;
+  }
+
+  it('are assembled in order and hashed as they arrive, with or without an announced length', async () => {
+    const whole = 'signatures, stroke by stroke';
+    for (const length of [whole.length, undefined]) {
+      const got = await collect({ length, chunks: arriving(pieces('signatures, ', 'stroke ', 'by stroke')) }, 's3://b/cas/x');
+      assert.equal(Buffer.from(got.bytes).toString(), whole);
+      assert.equal(got.sha256, sha256(whole));
+    }
+    // A body that comes whole is kept, not copied.
+    const one = Buffer.from(whole);
+    assert.equal((await collect({ length: one.length, chunks: [one] }, 'file:///r/cas/x')).bytes, one);
+  });
+
+  it('that end early or run long are named, with the bytes they brought', async () => {
+    await assert.rejects(collect({ length: 10, chunks: arriving(pieces('abc', 'def')) }, 's3://b/cas/x'), /^Error: remote object s3:\/\/b\/cas\/x came back with 6 of its 10 bytes$/);
+    await assert.rejects(collect({ length: 4, chunks: arriving(pieces('abc', 'def')) }, 's3://b/cas/x'), /^Error: remote object s3:\/\/b\/cas\/x sent more than its 4 bytes$/);
+  });
+});
 
 describe('remote cache in a folder (file://)', () => {
   it('round-trips, writes by rename, and keeps the first run record of a fingerprint', () => {
