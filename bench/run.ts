@@ -1,7 +1,7 @@
 /**
  * pipe's benchmark suite: one command, one markdown table, every figure a
  * median of repeated runs taken side by side in this one process's run.
- *   npm run bench [-- --quick] [--only noop,status,restore,lmdb,resize,training,remote,slurm]
+ *   npm run bench [-- --quick] [--only noop,snakemake,status,restore,lmdb,resize,training,remote,slurm]
  * With --only, the table is printed but bench/RESULTS.md (the whole suite's) is left alone.
  * Python baselines use Debian's python3-torch and python3-opencv
  * (/usr/bin/python3); rows whose baseline is missing say so.
@@ -64,6 +64,36 @@ async function noop(): Promise<void> {
   const pipe = median(Array.from({ length: runs }, () => time(process.execPath, [PIPE, 'run'], ROOT)));
   const floor = median(Array.from({ length: runs }, () => time(process.execPath, ['-e', '0'], ROOT)));
   row('no-op `pipe run`, default pipeline, wall ms', f1(pipe), `${f1(floor)} (node -e 0)`, `${f1(pipe - floor)} ms over node's start`, 'DVC is not installable here (not in Debian, no PyPI)');
+}
+
+/**
+ * A no-op run of the same DAG in pipe and in Snakemake (Debian's, 7.21): eight command stages in a
+ * chain, each copying its upstream's file, run once by each tool, then timed alternately.
+ */
+async function noopSnakemake(): Promise<void> {
+  const snakemake = spawnSync('snakemake', ['--version'], { encoding: 'utf8' });
+  if (snakemake.status !== 0) {
+    row('no-op run, 8 command stages, vs Snakemake', 'skipped', '', '', 'needs Snakemake: apt-get install snakemake');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-snakemake-'));
+  const n = 8;
+  const src = (i: number) => (i === 0 ? 'in.txt' : `out/s${i - 1}.txt`);
+  writeFileSync(join(dir, 'in.txt'), 'a signature\n');
+  writeFileSync(join(dir, 'pipeline.yaml'), `stages:\n${Array.from({ length: n }, (_, i) => `  s${i}:\n    cmd: mkdir -p out && cat ${src(i)} > out/s${i}.txt\n    deps: [${i === 0 ? 'in.txt' : `s${i - 1}`}]\n    outs: [out/s${i}.txt]\n`).join('')}`);
+  writeFileSync(join(dir, 'Snakefile'), `rule all:\n    input: "out/s${n - 1}.txt"\n${Array.from({ length: n }, (_, i) => `rule s${i}:\n    input: "${src(i)}"\n    output: "out/s${i}.txt"\n    shell: "cat {input} > {output}"\n`).join('')}`);
+  time(process.execPath, [PIPE, 'run'], dir);
+  time('snakemake', ['--cores', '1', '--quiet'], dir);
+  const reps = quick ? 5 : 15;
+  const pipeT: number[] = [];
+  const snakeT: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    pipeT.push(time(process.execPath, [PIPE, 'run'], dir));
+    snakeT.push(time('snakemake', ['--cores', '1', '--quiet'], dir));
+  }
+  const [p, sm] = [median(pipeT), median(snakeT)];
+  row('no-op run, 8 command stages in a chain, wall ms', f1(p), `${f1(sm)} (snakemake --cores 1, ${snakemake.stdout.trim()})`, `${(p / sm).toFixed(2)}×`, 'the same DAG, alternating');
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** A command stage's 10,000-file folder out, deleted and restored from the cache by `pipe run`, against `cp -r` of the same folder. */
@@ -283,7 +313,7 @@ async function slurm(): Promise<void> {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`pipe benchmarks on ${availableParallelism()} × ${cpu}, node ${process.version}${quick ? ' (quick)' : ''}\n`);
-const parts = { noop, status: status10k, restore: restore10k, lmdb: lmdbRead, resize, training, remote, slurm };
+const parts = { noop, snakemake: noopSnakemake, status: status10k, restore: restore10k, lmdb: lmdbRead, resize, training, remote, slurm };
 const unknown = only?.filter((p) => !(p in parts)) ?? [];
 if (unknown.length) throw new Error(`--only: unknown part ${unknown.join(', ')}; parts: ${Object.keys(parts).join(', ')}`);
 for (const [name, part] of Object.entries(parts)) if (!only || only.includes(name)) await part();
