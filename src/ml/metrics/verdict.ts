@@ -15,10 +15,10 @@ export function verdicts(rows: RowScores[], space: string): Array<{ name: string
   const closest = models.reduce((a, b) => (fd(b) < fd(a) ? b : a));
   const recall = (r: RowScores) => r.spaces[space]!.recall;
   const mostDiverse = models.find((m) => models.every((o) => o === m || recall(m) > recall(o)));
+  const tied = models.every((o) => fd(o) === fd(closest));
   return models.map((m) => {
     const s = m.spaces[space]!;
     const parts: string[] = [];
-    const tied = models.every((o) => fd(o) === fd(closest));
     const rank = models.length === 1 ? 'the only model' : tied ? 'as close to real as the other models' : m === closest ? 'the closest to real of the models' : `further from real than ${closest.name}`;
     parts.push(`${rank}: ${space} FD ${f2(s.fd)} (real vs real ${f2(fd(real))}), precision ${f2(s.precision)}.`);
     const d = m.msssim - real.msssim;

@@ -2,6 +2,9 @@ import type { Rng } from '../../core/stage.js';
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
 
+/** x divided by its length (the small constant keeps a zero vector finite). */
+const unitLength = (tf: Tf, x: TF.Tensor): TF.Tensor => tf.div(x, tf.add(tf.norm(x), 1e-12));
+
 /**
  * Spectral normalisation (Miyato et al. 2018) as a projection (Gouk et al.
  * 2021): after each update, a kernel whose largest singular value exceeds 1
@@ -44,8 +47,7 @@ export class SpectralBound {
       this.kernels.forEach((k, i) => {
         const m = this.matrix(k);
         const v = tf.matMul(m, this.vectors[i]!);
-        const u = tf.matMul(m, tf.div(v, tf.add(tf.norm(v), 1e-12)), true);
-        const unit = tf.div(u, tf.add(tf.norm(u), 1e-12));
+        const unit = unitLength(tf, tf.matMul(m, unitLength(tf, v), true));
         this.vectors[i]!.assign(unit);
         const sigma = tf.norm(tf.matMul(m, unit));
         k.assign(tf.div(k, tf.maximum(sigma, 1)));
