@@ -16,9 +16,9 @@ const standalone = (require('ajv/dist/standalone') as { default: (ajv: unknown, 
 rmSync(VALIDATORS_DIR, { recursive: true, force: true });
 mkdirSync(VALIDATORS_DIR, { recursive: true });
 const dir = join(PKG_ROOT, 'schemas');
-const names = readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
-for (const schema of [...names.map((name) => readSchema(join(dir, name))), OPEN_PARAMS]) {
+const schemas = [...readdirSync(dir).filter((f) => f.endsWith('.schema.json')).map((name) => readSchema(join(dir, name))), OPEN_PARAMS];
+for (const schema of schemas) {
   const ajv = ajvInstance({ ...AJV_OPTIONS, code: { source: true } });
   writeFileSync(join(VALIDATORS_DIR, `${hashJson(schema)}.cjs`), standalone(ajv, ajv.compile(schema)));
 }
-console.log(`compiled ${names.length + 1} schema validators into dist/validators/`);
+console.log(`compiled ${schemas.length} schema validators into dist/validators/`);

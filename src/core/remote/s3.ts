@@ -34,7 +34,7 @@ function readable(e: unknown): unknown {
  * hash the body again (~0.6 s a GiB here); the server checks the body against it, so an upload
  * damaged on the way is refused.
  */
-function withPayloadHash<C extends S3.PutObjectCommand>(command: C, sha256: string | undefined): C {
+function withPayloadHash(command: S3.PutObjectCommand, sha256: string | undefined): S3.PutObjectCommand {
   if (sha256) {
     command.middlewareStack.add(
       (next) => (args) => {
