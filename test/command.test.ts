@@ -180,7 +180,25 @@ describe('a command outlives nothing', () => {
   it('kill -9 of pipe takes the command down too', async () => {
     await interrupted('SIGKILL');
   });
+
+  it('a background job the command left is killed when the command ends and does not hold the stage', () => {
+    const dir = project({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: sleep 60 & echo $! > bg.pid; echo hi > a.txt\n    outs: [a.txt]\n' });
+    const t0 = Date.now();
+    const r = pipe(dir, 'run');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 30000, `the run waited on the background sleep: ${Date.now() - t0} ms`);
+    assert.ok(gone(Number(read(dir, 'bg.pid'))), 'the background sleep outlived its stage');
+  });
 });
+
+/** Gone, or a zombie: killed, and only waiting to be reaped (a container's init may never reap it). */
+function gone(pid: number): boolean {
+  try {
+    return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 /** A command that starts a background sleep and waits: pipe gets `signal` once it runs; resolves when the sleep is gone too. */
 async function interrupted(signal: NodeJS.Signals): Promise<{ dir: string; code: number; stderr: string }> {
@@ -190,15 +208,7 @@ async function interrupted(signal: NodeJS.Signals): Promise<{ dir: string; code:
   child.kill(signal);
   const r = await done;
   const pid = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
-  // Gone, or a zombie: killed, and only waiting to be reaped (a container's init may never reap it).
-  const dead = () => {
-    try {
-      return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return true;
-    }
-  };
-  await waitFor(dead, 5000);
+  await waitFor(() => gone(pid));
   return { dir, code: r.code, stderr: r.stderr };
 }
 

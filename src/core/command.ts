@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { StageSpec } from './config.js';
 import type { Collected } from './context.js';
@@ -21,7 +20,15 @@ import { storeOut } from './outs.js';
 import type { RunRecord, Store } from './store.js';
 
 const TAIL = 20;
-const GUARD = fileURLToPath(new URL('./command-guard.js', import.meta.url));
+/**
+ * Starts the command ($1, under the shell $0) with a guard in its process
+ * group: a background shell that waits on fd 3, a pipe only pipe holds open.
+ * When pipe goes away, even by `kill -9` at any moment after the spawn, or
+ * when the command ends, the pipe closes and the guard kills the group, so
+ * nothing the command started outlives it. The guard is forked before the
+ * command runs, so there is no moment when the command runs unguarded.
+ */
+const LAUNCH = '(read -r _ <&3; kill -s KILL 0) >/dev/null 2>&1 & exec 3<&- "$0" -c "$1"';
 
 /** The environment a command gets: pipe's, plus each param as PIPE_PARAM_<NAME> and all of them as JSON in the file PIPE_PARAMS names. */
 function commandEnv(stage: string, params: Record<string, unknown>): NodeJS.ProcessEnv {
@@ -49,7 +56,7 @@ function undeclaredFiles(commands: string[], projectDir: string, depFiles: Set<s
 
 function runOne(stage: string, command: string, cwd: string, env: NodeJS.ProcessEnv, reporter: Reporter, signal: AbortSignal, log: string[]): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn(process.env.SHELL || '/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', LAUNCH, process.env.SHELL || '/bin/sh', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     const group = (sig: NodeJS.Signals) => {
       try {
         process.kill(-child.pid!, sig);
@@ -57,18 +64,14 @@ function runOne(stage: string, command: string, cwd: string, env: NodeJS.Process
         // Already gone.
       }
     };
-    // Started beside the command: it kills the group if pipe dies without a chance to (kill -9).
-    const guard = spawn(process.execPath, [GUARD, String(child.pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
-    guard.on('error', () => {});
     let killer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       group('SIGTERM');
       killer = setTimeout(() => group('SIGKILL'), 3000);
     };
     signal.addEventListener('abort', onAbort);
-    // A pipe killed without a chance to clean up must not leave the command's group running.
-    const onExit = () => group('SIGKILL');
-    process.once('exit', onExit);
+    // The command's shell is done: closing the guard's pipe takes down what it left running, which would otherwise hold its output open.
+    child.on('exit', () => child.stdio[3]!.destroy());
     // stderr is not a warning channel for most tools (progress, logging): both streams print as the stage's lines.
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -79,9 +82,7 @@ function runOne(stage: string, command: string, cwd: string, env: NodeJS.Process
     child.on('error', fail);
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
-      process.off('exit', onExit);
       if (killer) clearTimeout(killer);
-      guard.kill();
       if (signal.aborted) return fail(new Interrupted(`'${stage}' interrupted`));
       if (code === 0) return done();
       const tail = log.slice(-TAIL).map((l) => `    ${l}`).join('\n');
