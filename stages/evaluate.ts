@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { headImages, pickImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
@@ -116,29 +117,49 @@ export default defineStage<EvaluateParams>({
     const trainWriters = new Set(trainMeta.map((m) => m.writer)).size;
     ctx.log.info(`scoring ${rows.length} sets of ${n} images against ${n} validation images of the ${trainWriters} training writers`);
 
-    // Feature spaces, each applied to the real set and every row.
+    // Feature spaces, each applied to the real set and every row. A set's features are memoised by the set's
+    // bytes, the network and how tfjs ran it: a rerun after a change to one model embeds only that model's samples.
     const spaces: Array<{ name: string; embed: (t: Tensor) => Promise<Features> }> = [];
+    let embedded = 0;
+    let reused = 0;
+    const memoised = (name: string, network: string, embed: (t: Tensor) => Promise<Features>) => ({
+      name,
+      embed: async (t: Tensor): Promise<Features> => {
+        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        const key = `features:${network}:${backend}:${p.kernels}:${t.dtype}:${t.shape.join('x')}:${createHash('sha256').update(bytes).digest('hex')}`;
+        const hit = ctx.memo.get(key);
+        embedded++;
+        if (hit) {
+          reused++;
+          const data = new Float64Array(hit.buffer.slice(hit.byteOffset, hit.byteOffset + hit.byteLength));
+          return { n: t.shape[0]!, d: data.length / t.shape[0]!, data };
+        }
+        const f = await embed(t);
+        ctx.memo.put(key, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+        return f;
+      },
+    });
     if (p.networks.includes('own')) {
-      const classifier = await importLayersModel(tf, feats!.file('classifier/model.json'), feats!.file('classifier/weights.bin'));
+      const model = feats!.file('classifier/model.json');
+      const weights = feats!.file('classifier/weights.bin');
+      const classifier = await importLayersModel(tf, model, weights);
       const net = embeddingNet(tf, classifier);
       const dim = feats!.json<{ dim: number }>('model').dim;
-      spaces.push({
-        name: 'own',
-        embed: async (t) => {
+      spaces.push(
+        memoised('own', `own-${createHash('sha256').update(model).update(weights).digest('hex')}`, async (t) => {
           const x = fromPlain(tf, t);
           const f = tf.tidy(() => net.predict(x) as TF.Tensor);
           const out = features(t.shape[0]!, dim, (await f.data()) as Float32Array);
           x.dispose();
           f.dispose();
           return out;
-        },
-      });
+        }),
+      );
     }
     for (const name of p.networks.filter((x): x is ImagenetNet => x !== 'own')) {
       const net = await loadImagenetNet(tf, name);
-      spaces.push({
-        name,
-        embed: async (t) => {
+      spaces.push(
+        memoised(name, name, async (t) => {
           // Photograph polarity: paper white, ink dark, whatever the tensors store.
           const x = tf.tidy(() => {
             const v = fromPlain(tf, t) as TF.Tensor4D;
@@ -147,8 +168,8 @@ export default defineStage<EvaluateParams>({
           const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, await imagenetFeatures(tf, net, name, x));
           x.dispose();
           return out;
-        },
-      });
+        }),
+      );
     }
     const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
     const realFeats: Features[] = [];
@@ -209,6 +230,7 @@ export default defineStage<EvaluateParams>({
     }
     bar.done();
     trainT.dispose();
+    if (reused) ctx.log.info(`features of ${reused} of ${embedded} sets from earlier runs`);
 
     const table = metricsTable(scores, spaces.map((s) => s.name));
     const said = spaces.length ? verdicts(scores, spaces[0]!.name) : [];

@@ -113,6 +113,13 @@ describe('layout', () => {
     assert.deepEqual(gan.filter((f) => /\/vae(-trainer)?\.js$/.test(f)), []);
   });
 
+  it("evaluate's key holds the package its ImageNet weights are read from (require.resolve), by version", async () => {
+    const { hashCode } = await import('../src/core/codehash.js');
+    const { packages } = hashCode(join(ROOT, 'dist', 'stages', 'evaluate.js'), ROOT);
+    const version = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'nsfwjs', 'package.json'), 'utf8')) as { version: string }).version;
+    assert.equal(packages.nsfwjs, version);
+  });
+
   it('has no import cycles', () => {
     assert.deepEqual(cycles(graph), []);
   });

@@ -167,6 +167,20 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     const r = pipe(dir, 'verify');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal((r.stdout.match(/^[a-z-]+: match$/gm) ?? []).length, 8);
+    assert.doesNotMatch(r.stdout, /from earlier runs/, 'verify computes every feature again');
+  });
+
+  it("an experiment on the GAN embeds only the GAN's samples again; every other row scores as before", () => {
+    type Row = { name: string };
+    const metrics = () => JSON.parse(readFileSync(join(dir, 'artifacts/evaluate/metrics.json'), 'utf8')) as Row[];
+    const before = metrics();
+    const r = pipe(dir, 'run', '-S', 'train-gan.epochs=1');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The real set compared against, then seven rows: only train-gan's samples changed.
+    assert.match(r.stdout, /\[evaluate\] features of 7 of 8 sets from earlier runs/);
+    const after = metrics();
+    assert.deepEqual(after.filter((m) => m.name !== 'train-gan'), before.filter((m) => m.name !== 'train-gan'));
+    assert.notDeepEqual(after.find((m) => m.name === 'train-gan'), before.find((m) => m.name === 'train-gan'));
   });
 });
 

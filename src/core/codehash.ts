@@ -10,9 +10,10 @@ export interface CodeHashes {
   packages: Record<string, string>;
 }
 
-// Static imports, literal dynamic imports, and `new URL('./worker.js', import.meta.url)`: the way ESM names a
-// worker thread's file, whose code runs for the stage as much as an import's does.
-const IMPORT = /(?:^|[;\s])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bnew\s+URL\s*\(\s*['"](\.[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g;
+// Static imports, literal dynamic imports, `new URL('./worker.js', import.meta.url)` (the way ESM names a
+// worker thread's file, whose code runs for the stage as much as an import's does), and literal `require(…)` and
+// `require.resolve(…)` (createRequire: a package whose files are read, such as a network's weights, counts too).
+const IMPORT = /(?:^|[;\s])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bnew\s+URL\s*\(\s*['"](\.[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)|\brequire(?:\.resolve)?\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
 const TYPE_ONLY = /^\s*(?:import|export)\s+type\s/;
 const builtins = new Set(builtinModules);
 const memo = new Map<string, CodeHashes>();
@@ -68,7 +69,7 @@ export function hashCode(entry: string, projectDir: string): CodeHashes {
     files[codeKey(file, projectDir)] = sha256(text);
     for (const m of text.matchAll(IMPORT)) {
       if (m[1] && TYPE_ONLY.test(m[0])) continue;
-      const spec = (m[1] ?? m[2] ?? m[3])!;
+      const spec = (m[1] ?? m[2] ?? m[3] ?? m[4])!;
       if (spec.startsWith('.')) {
         const target = resolve(dirname(file), spec);
         // TypeScript imports name the .js a module compiles to; the source is the .ts beside it.

@@ -63,7 +63,7 @@ export function makeContext(args: {
   reporter: Reporter;
   signal: AbortSignal;
   collected: Collected;
-  /** Ignore a checkpoint left by an earlier run (pipe verify, --force): start from scratch. */
+  /** Ignore a checkpoint and memos left by earlier runs (pipe verify, --force): start from scratch. */
   fresh: boolean;
 }): StageContext {
   const { spec, store, reporter, collected, fingerprint } = args;
@@ -172,6 +172,8 @@ export function makeContext(args: {
     },
     memo: {
       get(key) {
+        // From scratch (verify, --force) means no shortcut either: every item is computed again.
+        if (args.fresh) return undefined;
         const k = memoKey(key);
         const h = store.getItem(k);
         if (!h || !store.hasBlob(h)) return undefined;
