@@ -120,17 +120,18 @@ export default defineStage<EvaluateParams>({
     // Feature spaces, each applied to the real set and every row. A set's features are memoised by the set's
     // bytes, the network and how tfjs ran it: a rerun after a change to one model embeds only that model's samples.
     const spaces: Array<{ name: string; embed: (t: Tensor) => Promise<Features> }> = [];
-    let embedded = 0;
-    let reused = 0;
+    const reuse = new Map<string, { sets: number; reused: number }>();
     const memoised = (name: string, network: string, embed: (t: Tensor) => Promise<Features>) => ({
       name,
       embed: async (t: Tensor): Promise<Features> => {
         const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
         const key = `features:${network}:${backend}:${p.kernels}:${t.dtype}:${t.shape.join('x')}:${createHash('sha256').update(bytes).digest('hex')}`;
         const hit = ctx.memo.get(key);
-        embedded++;
+        const count = reuse.get(name) ?? { sets: 0, reused: 0 };
+        reuse.set(name, count);
+        count.sets++;
         if (hit) {
-          reused++;
+          count.reused++;
           const data = new Float64Array(hit.buffer.slice(hit.byteOffset, hit.byteOffset + hit.byteLength));
           return { n: t.shape[0]!, d: data.length / t.shape[0]!, data };
         }
@@ -230,7 +231,8 @@ export default defineStage<EvaluateParams>({
     }
     bar.done();
     trainT.dispose();
-    if (reused) ctx.log.info(`features of ${reused} of ${embedded} sets from earlier runs`);
+    const reused = [...reuse].filter(([, c]) => c.reused > 0);
+    if (reused.length) ctx.log.info(`features from earlier runs: ${reused.map(([space, c]) => `${space} ${c.reused} of ${c.sets} sets`).join(', ')}`);
 
     const table = metricsTable(scores, spaces.map((s) => s.name));
     const said = spaces.length ? verdicts(scores, spaces[0]!.name) : [];

@@ -177,7 +177,7 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     const r = pipe(dir, 'run', '-S', 'train-gan.epochs=1');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     // The real set compared against, then seven rows: only train-gan's samples changed.
-    assert.match(r.stdout, /\[evaluate\] features of 7 of 8 sets from earlier runs/);
+    assert.match(r.stdout, /\[evaluate\] features from earlier runs: own 7 of 8 sets\n/);
     const after = metrics();
     assert.deepEqual(after.filter((m) => m.name !== 'train-gan'), before.filter((m) => m.name !== 'train-gan'));
     assert.notDeepEqual(after.find((m) => m.name === 'train-gan'), before.find((m) => m.name === 'train-gan'));
