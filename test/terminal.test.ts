@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import xterm from '@xterm/headless';
+import { fmtSeconds } from '../src/core/reporter.js';
 import { PIPE, pipe, project } from './helpers.js';
 
 const CI = join(dirname(PIPE), '..', 'ci');
@@ -89,6 +90,12 @@ describe('the terminal', () => {
     const quiet = pipe(dir, 'run', '-q');
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');
+  });
+});
+
+describe('durations', () => {
+  it('round once, so no minute shows 60 seconds and no seconds show 60', () => {
+    assert.deepEqual([0.04, 9.94, 9.96, 59.4, 59.6, 60, 539.6, 3599.7].map(fmtSeconds), ['0.0s', '9.9s', '10s', '59s', '1m00s', '1m00s', '9m00s', '60m00s']);
   });
 });
 

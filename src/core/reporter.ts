@@ -42,7 +42,10 @@ export function timeLeft(elapsedSeconds: number, done: number, total: number): s
 
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  return s < 60 ? `${s.toFixed(s < 10 ? 1 : 0)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  if (s < 9.95) return `${s.toFixed(1)}s`;
+  // Rounded once, before it is split: 539.6 s is 9m00s, not 8m60s.
+  const r = Math.round(s);
+  return r < 60 ? `${r}s` : `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
 }
 
 export class TextReporter implements Reporter {

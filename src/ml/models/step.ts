@@ -27,7 +27,11 @@ export interface Trainer {
 
 /** A step input drawn from N(0, 1) on the host (noise, ε, instance noise). */
 export function normalInput(rng: Rng, shape: number[]): HostTensor {
-  return { data: Float32Array.from({ length: sizeOf(shape) }, () => rng.normal()), shape };
+  // A plain loop: Float32Array.from with a map function costs twice the draws themselves, and the GAN's
+  // instance noise draws 98,304 values a step.
+  const data = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return { data, shape };
 }
 
 /** A model's trainer module: builds its Trainer from a recipe; `url` is the module itself, which replica threads import. */
