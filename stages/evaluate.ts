@@ -30,6 +30,13 @@ export interface EvaluateParams extends TfParams {
   seed: number;
 }
 
+/** The sha256 of the parts, one after another, in hex. */
+function sha256(...parts: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const part of parts) h.update(part);
+  return h.digest('hex');
+}
+
 /** A trainer's params as key=value, without those that choose only how it runs (backend, kernels, threads). */
 function paramSummary(params: Record<string, unknown>): string {
   return Object.entries(params)
@@ -121,25 +128,26 @@ export default defineStage<EvaluateParams>({
     // bytes, the network and how tfjs ran it: a rerun after a change to one model embeds only that model's samples.
     const spaces: Array<{ name: string; embed: (t: Tensor) => Promise<Features> }> = [];
     const reuse = new Map<string, { sets: number; reused: number }>();
-    const memoised = (name: string, network: string, embed: (t: Tensor) => Promise<Features>) => ({
-      name,
-      embed: async (t: Tensor): Promise<Features> => {
-        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-        const key = `features:${network}:${backend}:${p.kernels}:${t.dtype}:${t.shape.join('x')}:${createHash('sha256').update(bytes).digest('hex')}`;
-        const hit = ctx.memo.get(key);
-        const count = reuse.get(name) ?? { sets: 0, reused: 0 };
-        reuse.set(name, count);
-        count.sets++;
-        if (hit) {
-          count.reused++;
-          const data = new Float64Array(hit.buffer.slice(hit.byteOffset, hit.byteOffset + hit.byteLength));
-          return { n: t.shape[0]!, d: data.length / t.shape[0]!, data };
-        }
-        const f = await embed(t);
-        ctx.memo.put(key, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
-        return f;
-      },
-    });
+    const memoised = (name: string, network: string, embed: (t: Tensor) => Promise<Features>) => {
+      const count = { sets: 0, reused: 0 };
+      reuse.set(name, count);
+      return {
+        name,
+        embed: async (t: Tensor): Promise<Features> => {
+          const key = `features:${network}:${backend}:${p.kernels}:${t.dtype}:${t.shape.join('x')}:${sha256(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))}`;
+          const hit = ctx.memo.get(key);
+          count.sets++;
+          if (hit) {
+            count.reused++;
+            const data = new Float64Array(hit.buffer.slice(hit.byteOffset, hit.byteOffset + hit.byteLength));
+            return { n: t.shape[0]!, d: data.length / t.shape[0]!, data };
+          }
+          const f = await embed(t);
+          ctx.memo.put(key, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+          return f;
+        },
+      };
+    };
     if (p.networks.includes('own')) {
       const model = feats!.file('classifier/model.json');
       const weights = feats!.file('classifier/weights.bin');
@@ -147,7 +155,7 @@ export default defineStage<EvaluateParams>({
       const net = embeddingNet(tf, classifier);
       const dim = feats!.json<{ dim: number }>('model').dim;
       spaces.push(
-        memoised('own', `own-${createHash('sha256').update(model).update(weights).digest('hex')}`, async (t) => {
+        memoised('own', `own-${sha256(model, weights)}`, async (t) => {
           const x = fromPlain(tf, t);
           const f = tf.tidy(() => net.predict(x) as TF.Tensor);
           const out = features(t.shape[0]!, dim, (await f.data()) as Float32Array);
