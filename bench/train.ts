@@ -50,6 +50,45 @@ export interface KernelTime {
   ms: number;
 }
 
+/** Kernel calls of one training step (tfjs engine calls, the CPU cost a GPU step is bound by), the GPU programs they dispatch (webgpu), the calls by kernel name, and the median wall time of `timed` more steps. */
+export interface StepCalls {
+  calls: number;
+  dispatches: number;
+  byName: Record<string, number>;
+  stepMs?: number;
+}
+
+/** Counts one warmed-up step's kernel calls: runnable on any backend (on webgpu, software adapters such as lavapipe count the same as a GPU). */
+export async function stepCalls(backend: ConcreteBackend, model: 'vae' | 'gan', bs: number, kernels: Kernels, timed = 0): Promise<StepCalls> {
+  const { tf, step, close } = await benchStep(backend, model, 16, 1, bs, kernels);
+  await step();
+  const gpu = tf.backend() as unknown as { runWebGPUProgram?: (...args: unknown[]) => unknown };
+  const own = Object.hasOwn(gpu, 'runWebGPUProgram');
+  const dispatch = gpu.runWebGPUProgram;
+  let dispatches = 0;
+  if (dispatch) gpu.runWebGPUProgram = (...args: unknown[]) => (dispatches++, dispatch.apply(gpu, args));
+  let counted: Omit<StepCalls, 'stepMs'>;
+  try {
+    const info = await tf.profile(async () => {
+      await step();
+    });
+    const byName: Record<string, number> = {};
+    for (const k of info.kernels) byName[k.name] = (byName[k.name] ?? 0) + 1;
+    counted = { calls: info.kernels.length, dispatches, byName };
+  } finally {
+    if (own) gpu.runWebGPUProgram = dispatch;
+    else delete gpu.runWebGPUProgram;
+  }
+  const ms: number[] = [];
+  for (let i = 0; i < timed; i++) {
+    const t0 = performance.now();
+    await step();
+    ms.push(performance.now() - t0);
+  }
+  await close();
+  return { ...counted, stepMs: timed ? median(ms) : undefined };
+}
+
 /**
  * Where one training step's device time goes: tf.profile over a warmed-up
  * step, kernel times summed by kernel name (largest first). On webgpu the

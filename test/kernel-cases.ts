@@ -1,6 +1,6 @@
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { Rng } from '../src/core/rng.js';
-import type { Tf } from '../src/ml/tfjs/backend.js';
+import { loadTf, type Tf } from '../src/ml/tfjs/backend.js';
 
 /** Conv shapes the replacement kernels are checked on: [n,h,w,ci], filters, kernel size, stride, padding. */
 export const CONV_CASES: Array<[[number, number, number, number], number, number, number, 'same' | 'valid']> = [
@@ -41,4 +41,16 @@ export async function versusCpu(tf: Tf, backend: string, fn: () => TF.Tensor[]):
   let worst = 0;
   ref.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - got[i]![j]!)))));
   return worst;
+}
+
+/**
+ * tfjs on webgpu where an adapter exists, software ones included (Mesa's lavapipe: apt install
+ * mesa-vulkan-drivers from bookworm-backports); otherwise why not, for the suites' skip reason.
+ */
+export async function webgpuTf(): Promise<{ tf?: Tf; unavailable: string }> {
+  try {
+    return { tf: (await loadTf('webgpu')).tf, unavailable: '' };
+  } catch (e) {
+    return { unavailable: `webgpu unavailable: ${(e as Error).message}` };
+  }
 }

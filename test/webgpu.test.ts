@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { Adam } from '../src/ml/models/adam.js';
 import { ADAM_UPDATE } from '../src/ml/tfjs/adam-kernel.js';
-import { loadTf, type Tf } from '../src/ml/tfjs/backend.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
 import { planFilterGrad } from '../src/ml/tfjs/webgpu-kernels.js';
-import { CONV_CASES, convGrads, random, versusCpu } from './kernel-cases.js';
+import { CONV_CASES, convGrads, random, versusCpu, webgpuTf } from './kernel-cases.js';
 
 describe('webgpu filter-gradient plan', () => {
   it('splits the long reduction axis when the filter alone gives few tiles', () => {
@@ -21,14 +21,7 @@ describe('webgpu filter-gradient plan', () => {
   });
 });
 
-// Runs where a webgpu adapter exists, software ones included (Mesa's lavapipe: apt install mesa-vulkan-drivers from bookworm-backports).
-let tf: Tf | undefined;
-let unavailable = '';
-try {
-  tf = (await loadTf('webgpu')).tf;
-} catch (e) {
-  unavailable = `webgpu unavailable: ${(e as Error).message}`;
-}
+const { tf, unavailable } = await webgpuTf();
 
 describe('webgpu training kernels', { skip: unavailable || false }, () => {
   for (const c of CONV_CASES) {

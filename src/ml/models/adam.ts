@@ -32,16 +32,15 @@ export class Adam {
     const c2 = 1 - this.beta2 ** this.step;
     const attrs: AdamUpdateAttrs = { beta1: this.beta1, beta2: this.beta2, alpha: (this.lr * Math.sqrt(c2)) / c1, epsHat: this.eps * Math.sqrt(c2) };
     const fused = tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
+    const stepped = this.vars.flatMap((w, i) => (grads[w.name] ? [i] : []));
     tf.tidy(() => {
-      this.vars.forEach((w, i) => {
-        const g = grads[w.name];
-        if (!g) return;
-        const [w2, m, v] = fused
-          ? (tf.engine().runKernel(ADAM_UPDATE, { w, g, m: this.m[i]!, v: this.v[i]! }, attrs as unknown as TF.NamedAttrMap) as TF.Tensor[])
-          : this.update(w, g, this.m[i]!, this.v[i]!, attrs);
-        this.m[i]!.assign(m!);
-        this.v[i]!.assign(v!);
-        w.assign(w2!);
+      const updated = fused
+        ? (tf.engine().runKernel(ADAM_UPDATE, Object.fromEntries(stepped.flatMap((i, j) => [[`w${j}`, this.vars[i]!], [`g${j}`, grads[this.vars[i]!.name]!], [`m${j}`, this.m[i]!], [`v${j}`, this.v[i]!]])), attrs as unknown as TF.NamedAttrMap) as TF.Tensor[])
+        : stepped.flatMap((i) => this.update(this.vars[i]!, grads[this.vars[i]!.name]!, this.m[i]!, this.v[i]!, attrs));
+      stepped.forEach((i, j) => {
+        this.m[i]!.assign(updated[3 * j + 1]!);
+        this.v[i]!.assign(updated[3 * j + 2]!);
+        this.vars[i]!.assign(updated[3 * j]!);
       });
     });
   }

@@ -1,5 +1,6 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
+import { sigmoidCrossEntropy } from '../tfjs/fused-ops.js';
 import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { leanGradients } from './lean-grads.js';
@@ -31,7 +32,7 @@ export type GanLoss = 'non-saturating' | 'hinge';
 
 /** The discriminator's loss on its logits for real and generated images, and the generator's on those for its images. */
 export function adversarialLosses(tf: Tf, loss: GanLoss, labelSmoothing: number) {
-  const bce = (logits: TF.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits) as TF.Scalar;
+  const bce = (logits: TF.Tensor, label: number) => sigmoidCrossEntropy(tf, logits, label);
   const hinge = (logits: TF.Tensor, sign: 1 | -1) => tf.mean(tf.relu(tf.sub(1, tf.mul(logits, sign)))) as TF.Scalar;
   return {
     dLoss: (real: TF.Tensor, fake: TF.Tensor) => (loss === 'hinge' ? tf.add(hinge(real, 1), hinge(fake, -1)) : tf.add(bce(real, 1 - labelSmoothing), bce(fake, 0))) as TF.Scalar,

@@ -1,5 +1,6 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
+import { leanGradients } from './lean-grads.js';
 import { modelVars } from './loop.js';
 import { normalInput, type Trainer } from './step.js';
 import { buildVae, vaeLoss, type VaeConfig } from './vae.js';
@@ -18,6 +19,8 @@ export const url = import.meta.url;
 /** VAE: one phase; the reparameterisation noise ε is the step's input; scalars.beta weighs the KL term. */
 export function makeTrainer(tf: Tf, r: VaeRecipe): Trainer {
   const vae = buildVae(tf, r.model);
+  leanGradients(tf, vae.encoder);
+  leanGradients(tf, vae.decoder);
   return {
     models: [vae.encoder, vae.decoder],
     phases: [

@@ -1,5 +1,6 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
+import { binaryCrossEntropy, gaussianKl, reparameterize } from '../tfjs/fused-ops.js';
 import { initSeeds } from './io.js';
 
 export interface VaeConfig {
@@ -53,16 +54,15 @@ export interface VaeLosses {
  */
 export function vaeLoss(tf: Tf, vae: Vae, x: TF.Tensor4D, eps: TF.Tensor2D, recon: 'bce' | 'mse', beta: number, training: boolean): VaeLosses {
   const [mu, logvar] = vae.encoder.apply(x, { training }) as TF.Tensor2D[];
-  const z = tf.add(mu!, tf.mul(tf.exp(tf.mul(logvar!, 0.5)), eps));
+  const z = reparameterize(tf, mu!, logvar!, eps);
   const xhat = vae.decoder.apply(z, { training }) as TF.Tensor4D;
   const n = x.shape[0];
   let rec: TF.Scalar;
   if (recon === 'bce') {
-    const p = tf.clipByValue(xhat, 1e-7, 1 - 1e-7);
-    rec = tf.div(tf.neg(tf.sum(tf.add(tf.mul(x, tf.log(p)), tf.mul(tf.sub(1, x), tf.log(tf.sub(1, p)))))), n);
+    rec = binaryCrossEntropy(tf, x, xhat, n);
   } else {
     rec = tf.div(tf.sum(tf.squaredDifference(x, xhat)), n);
   }
-  const kl = tf.div(tf.mul(-0.5, tf.sum(tf.sub(tf.add(1, logvar!), tf.add(tf.square(mu!), tf.exp(logvar!))))), n) as TF.Scalar;
+  const kl = gaussianKl(tf, mu!, logvar!, n);
   return { total: tf.add(rec, tf.mul(kl, beta)), recon: rec, kl };
 }

@@ -1,4 +1,5 @@
 import type { StageContext } from '../../core/stage.js';
+import { registerFusedGradients } from './fused-ops.js';
 import { registerGradients } from './gradients.js';
 import { registerTrainingKernels, setConvtMode, type ConvtMode } from './kernels.js';
 import { AUTO_ORDER, autoBackend, gpuAdapter, optional, reason, type BackendName, type ConcreteBackend } from './platform.js';
@@ -79,6 +80,7 @@ function loadTfjs(): Promise<Tf> {
     // PROD silences tfjs' console advice and skips debug-only checks.
     tf.env().set('PROD', true);
     registerGradients(tf);
+    registerFusedGradients(tf);
     return tf;
   })();
   return tfjs;

@@ -3,6 +3,7 @@ import { sizeOf } from '../../core/stage.js';
 import { ADAM_UPDATE } from './adam-kernel.js';
 import { forwardConv, type KernelArgs, Kernels, type Shape4, type Wrap } from './kernel-util.js';
 import { adamUpdate } from './webgpu-adam.js';
+import { WEBGPU_FUSED } from './webgpu-fused.js';
 import { FLAT_THREADS, flatDispatch, type WebGPUBackend, type WebGPUProgram } from './webgpu-program.js';
 
 /**
@@ -15,7 +16,8 @@ import { FLAT_THREADS, flatDispatch, type WebGPUBackend, type WebGPUProgram } fr
  * across workgroups (split-K), then summed over splits in a fixed order, so
  * results do not depend on scheduling. Matrix products that tfjs would
  * send to its split-K program go to its small-output one (see avoidSplitK).
- * Adam's update is three programs (webgpu-adam.ts), and host values reach
+ * Adam's update is three programs (webgpu-adam.ts), training chains such as
+ * batch norm are fused kernels (webgpu-fused.ts), and host values reach
  * the GPU through queue.writeBuffer (see uploadByQueueWrite).
  */
 
@@ -277,4 +279,5 @@ export const WEBGPU_KERNELS: Record<string, Wrap> = {
   BatchMatMul: avoidSplitK,
   _FusedMatMul: avoidSplitK,
   [ADAM_UPDATE]: () => adamUpdate,
+  ...Object.fromEntries(Object.entries(WEBGPU_FUSED).map(([name, kernel]) => [name, () => kernel])),
 };
