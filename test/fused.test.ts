@@ -30,7 +30,7 @@ async function fusedVersusCpu(fn: (fused: boolean) => TF.Tensor[]): Promise<numb
   let worst = 0;
   ref.forEach((r, i) => {
     assert.equal(got[i]!.length, r.length);
-    const scale = Math.max(...Array.from(r, Math.abs));
+    const scale = Array.from(r).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - got[i]![j]!) / (scale + 1e-6))));
   });
   return worst;
@@ -66,6 +66,20 @@ describe('fused training kernels on webgpu', { skip: unavailable || false }, () 
       assert.ok(worst < 1e-5, `worst relative difference ${worst}`);
     });
   }
+
+  it(`batch norm over more than ${F.MAX_FUSED_CHANNELS} channels (a workgroup each is more than WebGPU dispatches) runs tfjs' ops, with the same results as cpu`, async () => {
+    const shape = [2, F.MAX_FUSED_CHANNELS + 1];
+    const norm = () => {
+      const C = shape[1]!;
+      const [x, gamma, beta, mm, mv] = [tensor(shape, 'x', 3), tensor([C], 'g', 1, 1.5), tensor([C], 'b'), tensor([C], 'mm'), tf!.abs(tensor([C], 'mv'))];
+      const out = F.batchNormTrain(tf!, { x, gamma, beta, movingMean: mm, movingVariance: mv }, { epsilon: 1e-3, momentum: 0.9, alpha: 0 });
+      return [out.y, out.movingMean, out.movingVariance];
+    };
+    const worst = await fusedVersusCpu(norm);
+    assert.ok(worst < 1e-5, `worst relative difference ${worst}`);
+    const info = await tf!.profile(() => tf!.tidy(norm));
+    assert.ok(!info.kernels.some((k) => k.name === F.BATCH_NORM_TRAIN), 'the fused kernel did not run');
+  });
 
   const acts: Array<[F.Activation, number[]]> = [
     ['linear', [2, 5, 5, 3]],

@@ -1,6 +1,6 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
-import { type Activation, batchNormTrain, biasActivation, fused } from '../tfjs/fused-ops.js';
+import { type Activation, batchNormTrain, biasActivation, fused, MAX_FUSED_CHANNELS } from '../tfjs/fused-ops.js';
 
 /**
  * Training-time forwards for tfjs-layers layers whose training steps cost far
@@ -151,11 +151,13 @@ function productBiasActivation(tf: Tf, l: WeightedInternals): void {
   const own = ownActivation(l);
   if (!run || !own || (!l.bias && own.activation !== 'linear')) return;
   const original = l.call.bind(l);
-  const act = (own.activation === 'linear' && l.bias && takeActivation(l, ['relu', 'leakyrelu', 'sigmoid', 'tanh'], () => fused(tf))) || own;
+  const fits = l.outputShape[l.outputShape.length - 1]! <= MAX_FUSED_CHANNELS;
+  const fusing = () => fits && fused(tf);
+  const act = (own.activation === 'linear' && l.bias && takeActivation(l, ['relu', 'leakyrelu', 'sigmoid', 'tanh'], fusing)) || own;
   const unfused = l.getClassName() === 'Conv2D' && own.activation === 'linear';
   l.call = (inputs, kwargs) => {
     const x = one(inputs);
-    if (kwargs?.training && fused(tf)) return tf.tidy(() => (l.bias ? biasActivation(tf, run(x), l.bias.read(), act) : run(x)));
+    if (kwargs?.training && fusing()) return tf.tidy(() => (l.bias ? biasActivation(tf, run(x), l.bias.read(), act) : run(x)));
     if (unfused) return tf.tidy(() => (l.bias ? tf.add(run(x), l.bias.read()) : run(x)));
     return original(inputs, kwargs);
   };

@@ -66,6 +66,9 @@ export const REPARAMETERIZE = 'PipeReparameterize';
 /** Inputs dz, logvar, eps; attribute `of`: 'logvar' or 'eps' (μ's gradient is dz itself). */
 export const REPARAMETERIZE_GRAD = 'PipeReparameterizeGrad';
 
+/** The most channels a fused kernel takes: its reductions run a workgroup per channel, and WebGPU dispatches at most 65,535 along one axis. */
+export const MAX_FUSED_CHANNELS = 65535;
+
 /** Whether the current backend runs the fused kernels (a backend registers all of them or none). */
 export function fused(tf: Tf): boolean {
   return tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
@@ -86,7 +89,7 @@ export function batchNormTrain(
   inputs: Record<'x' | 'gamma' | 'beta' | 'movingMean' | 'movingVariance', TF.Tensor>,
   attrs: BatchNormTrainAttrs,
 ): { y: TF.Tensor; movingMean: TF.Tensor; movingVariance: TF.Tensor } {
-  if (fused(tf)) {
+  if (fused(tf) && inputs.x.shape[inputs.x.rank - 1]! <= MAX_FUSED_CHANNELS) {
     const [y, stats, movingMean, movingVariance] = runAll(tf, BATCH_NORM_TRAIN, inputs, attrs);
     stats!.dispose();
     return { y: y!, movingMean: movingMean!, movingVariance: movingVariance! };
@@ -123,7 +126,7 @@ export function batchNormTrain(
   return out;
 }
 
-/** act(x + bias) as one kernel call; only where fused(tf) (the layers keep their own code elsewhere: models/lean-grads.ts). */
+/** act(x + bias) as one kernel call; only where fused(tf), for at most MAX_FUSED_CHANNELS channels (the layers keep their own code elsewhere: models/lean-grads.ts). */
 export function biasActivation(tf: Tf, x: TF.Tensor, bias: TF.Tensor, attrs: BiasActivationAttrs): TF.Tensor {
   return run(tf, BIAS_ACTIVATION, { x, bias }, attrs);
 }

@@ -116,6 +116,7 @@ export class ChannelReduceProgram implements WebGPUProgram {
     uniforms = '',
     private readonly rows: string[] = [],
   ) {
+    if (channels > 65535) throw new Error(`ChannelReduceProgram: ${channels} channels, more than the 65,535 workgroups WebGPU dispatches along one axis`);
     this.outputShape = [passes.length + rows.length, channels];
     this.dispatch = [channels, 1, 1];
     this.uniforms = `M : i32, C : i32, ${uniforms}`;
