@@ -6,9 +6,10 @@ import { MapProgram, type WebGPUBackend } from './webgpu-program.js';
 /**
  * Adam's update as three elementwise programs (first moment, second moment,
  * weight) per weight tensor, all of a phase's weights in one kernel call,
- * instead of a dozen tfjs ops and seven uploaded scalars per weight tensor: on a GPU, a training step of these small models is bounded by
- * dispatches, not arithmetic. Same formula, same order of operations as the
- * op-by-op update in models/adam.ts.
+ * instead of a dozen tfjs ops and seven uploaded scalars per weight tensor:
+ * on a GPU, a training step of these small models is bounded by dispatches,
+ * not arithmetic. Same formula, same order of operations as the op-by-op
+ * update in models/adam.ts.
  */
 const PARTS = {
   m: { inputs: ['M', 'G'], expr: 'M[i] * uniforms.a + G[i] * uniforms.b' },
@@ -19,14 +20,14 @@ const PARTS = {
 export function adamUpdate(args: KernelArgs): TensorInfo[] {
   const { beta1, beta2, alpha, epsHat } = args.attrs as unknown as AdamUpdateAttrs;
   const backend = args.backend as WebGPUBackend;
+  const run = (part: keyof typeof PARTS, inputs: TensorInfo[], a: number, b: number) =>
+    backend.runWebGPUProgram(new MapProgram(`pipeAdam_${part}`, [...PARTS[part].inputs], [...inputs[0]!.shape], PARTS[part].expr, '', 'a : f32, b : f32,'), inputs, 'float32', [
+      { type: 'float32', data: [a] },
+      { type: 'float32', data: [b] },
+    ]);
   const out: TensorInfo[] = [];
   for (let j = 0; `w${j}` in args.inputs; j++) {
     const [w, g, m, v] = ['w', 'g', 'm', 'v'].map((n) => args.inputs[`${n}${j}`]!);
-    const run = (part: keyof typeof PARTS, inputs: TensorInfo[], a: number, b: number) =>
-      backend.runWebGPUProgram(new MapProgram(`pipeAdam_${part}`, [...PARTS[part].inputs], [...w!.shape], PARTS[part].expr, '', 'a : f32, b : f32,'), inputs, 'float32', [
-        { type: 'float32', data: [a] },
-        { type: 'float32', data: [b] },
-      ]);
     const m2 = run('m', [m!, g!], beta1, 1 - beta1);
     const v2 = run('v', [v!, g!], beta2, 1 - beta2);
     out.push(run('w', [w!, m2, v2], alpha, epsHat), m2, v2);

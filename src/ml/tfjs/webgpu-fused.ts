@@ -32,6 +32,17 @@ type Uniform = { type: 'int32' | 'float32'; data: number[] };
 const f32 = (...data: number[]): Uniform => ({ type: 'float32', data });
 const i32 = (...data: number[]): Uniform => ({ type: 'int32', data });
 
+/** Runs f with the backend's kernels for intermediates, freed when it returns, and the [M, C] view of `t` (channels last). */
+function withKernels<T>(backend: WebGPUBackend, t: TensorInfo, f: (k: Kernels, M: number, C: number) => T): T {
+  const C = t.shape[t.shape.length - 1]!;
+  const k = new Kernels(backend as never, 'webgpu');
+  try {
+    return f(k, sizeOf(t.shape) / C, C);
+  } finally {
+    k.dispose();
+  }
+}
+
 /** x̂, the pre-activation and the activation's slope at it, for element k of channel c; stats rows: mean, variance, γ, β. */
 const BN_LETS = `
   let inv = inverseSqrt(stats[uniforms.C + c] + uniforms.epsilon);
@@ -44,10 +55,7 @@ function batchNormTrain(args: KernelArgs): TensorInfo[] {
   const { x, gamma, beta, movingMean, movingVariance } = args.inputs as Record<string, TensorInfo>;
   const { epsilon, momentum, alpha } = args.attrs as unknown as BatchNormTrainAttrs;
   const backend = args.backend as WebGPUBackend;
-  const C = x!.shape[x!.shape.length - 1]!;
-  const M = sizeOf(x!.shape) / C;
-  const k = new Kernels(backend as never, 'webgpu');
-  try {
+  return withKernels(backend, x!, (k, M, C) => {
     const flat = k.reshape(x!, [M, C]);
     const moments: ReducePass[] = [
       { body: 'let v = x[k];', name: 'mean', finish: 'sum / f32(uniforms.M)' },
@@ -67,19 +75,14 @@ function batchNormTrain(args: KernelArgs): TensorInfo[] {
     const moving = (m: TensorInfo, row: number) =>
       backend.runWebGPUProgram(new MapProgram('pipeBnMoving', ['m', 'stats'], [C], 'm[i] - (m[i] - stats[uniforms.row * uniforms.C + i]) * uniforms.rate', '', 'C : i32, row : i32, rate : f32,'), [m, stats], 'float32', [i32(C), i32(row), f32(1 - momentum)]);
     return [k.run('Reshape', { x: y }, { shape: x!.shape }, true), stats, moving(movingMean!, 0), moving(movingVariance!, 1)];
-  } finally {
-    k.dispose();
-  }
+  });
 }
 
 function batchNormTrainGrad(args: KernelArgs): TensorInfo[] {
   const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
   const { epsilon, alpha } = args.attrs as unknown as BatchNormTrainAttrs;
   const backend = args.backend as WebGPUBackend;
-  const C = x!.shape[x!.shape.length - 1]!;
-  const M = sizeOf(x!.shape) / C;
-  const k = new Kernels(backend as never, 'webgpu');
-  try {
+  return withKernels(backend, x!, (k, M, C) => {
     const [fx, fdy] = [k.reshape(x!, [M, C]), k.reshape(dy!, [M, C])];
     const uniforms = 'epsilon : f32, alpha : f32,';
     // Σg and Σg·x̂ per channel, g = dy · act'(pre): the gradients of β and γ.
@@ -111,9 +114,7 @@ function batchNormTrainGrad(args: KernelArgs): TensorInfo[] {
     );
     const row = (r: number) => k.run('Reshape', { x: k.slice(sums, [r, 0], [1, C]) }, { shape: [C] }, true);
     return [k.run('Reshape', { x: dx }, { shape: x!.shape }, true), row(1), row(0)];
-  } finally {
-    k.dispose();
-  }
+  });
 }
 
 /** Each activation of its pre-activation p, and its derivative from its output y (tfjs' tanh form: WGSL's overflows to NaN on some GPUs). */
@@ -136,10 +137,7 @@ function biasActivationGrad(args: KernelArgs): TensorInfo[] {
   const { dy, y } = args.inputs as Record<string, TensorInfo>;
   const { activation, alpha } = args.attrs as unknown as BiasActivationAttrs;
   const backend = args.backend as WebGPUBackend;
-  const C = y!.shape[y!.shape.length - 1]!;
-  const M = sizeOf(y!.shape) / C;
-  const k = new Kernels(backend as never, 'webgpu');
-  try {
+  return withKernels(backend, y!, (k, M, C) => {
     // A linear activation passes dy on: the same buffer, no program.
     const dx =
       activation === 'linear'
@@ -147,22 +145,17 @@ function biasActivationGrad(args: KernelArgs): TensorInfo[] {
         : elementwise(backend, `pipeBiasActGrad_${activation}`, ['dy', 'outputs'], [dy!, y!], dy!, `dy[i] * (${ACTIVATIONS[activation].slope})`, 'let y = outputs[i];', 'alpha : f32,', [f32(alpha)]);
     const sum = k.own(backend.runWebGPUProgram(new ChannelReduceProgram('pipeBiasGrad', ['dx'], C, [{ body: 'let v = dx[k];', name: 'dbias', finish: 'sum' }]), [k.reshape(dx, [M, C])], 'float32', [i32(M), i32(C)]));
     return [dx, k.run('Reshape', { x: sum }, { shape: [C] }, true)];
-  } finally {
-    k.dispose();
-  }
+  });
 }
 
 /** A scalar: the sum over all elements of `body`'s v, times uniforms.scale. */
 function total(backend: WebGPUBackend, key: string, names: string[], inputs: TensorInfo[], body: string, uniforms: string, data: Uniform[]): TensorInfo {
-  const k = new Kernels(backend as never, 'webgpu');
-  try {
+  return withKernels(backend, inputs[0]!, (k) => {
     const n = sizeOf(inputs[0]!.shape);
     const flat = inputs.map((t) => k.reshape(t, [n, 1]));
     const sum = k.own(backend.runWebGPUProgram(new ChannelReduceProgram(key, names, 1, [{ body, name: 'total', finish: 'sum * uniforms.scale' }], '', `scale : f32, ${uniforms}`), flat, 'float32', [i32(n), i32(1), ...data]));
     return k.run('Reshape', { x: sum }, { shape: [] }, true);
-  } finally {
-    k.dispose();
-  }
+  });
 }
 
 /** An element-wise result of the shape of `like`. Every input named must appear in `expr`: WebGPU drops unused bindings from the layout. */

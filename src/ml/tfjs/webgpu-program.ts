@@ -1,4 +1,5 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { sizeOf } from '../../core/stage.js';
 
 /** The slice of tfjs-backend-webgpu's program interface pipe's programs fill in. */
 export interface WebGPUProgram {
@@ -65,7 +66,7 @@ export class MapProgram implements WebGPUProgram {
     readonly uniforms?: string,
   ) {
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(outputShape.reduce((a, b) => a * b, 1));
+    this.dispatch = flatDispatch(sizeOf(outputShape));
   }
 
   getUserCode(): string {
