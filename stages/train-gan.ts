@@ -28,6 +28,7 @@ export interface TrainGanParams extends TfParams {
   diffAugment: DiffAugmentOp[];
   ema: number;
   minibatchStd: boolean;
+  pack: number;
   upsample: 'transposed' | 'nearest';
   dNorm: 'batch' | 'spectral';
   progressSamples: number;
@@ -40,9 +41,14 @@ export default defineStage<TrainGanParams>({
     const p = ctx.params;
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
+    // Each thread packs its own share of the batch, so every share must split into whole packs.
+    const batch = Math.min(p.batchSize, images.shape[0]!);
+    if (p.pack > 1 && batch % (p.pack * p.threads) !== 0) {
+      throw new Error(`pack: ${p.pack} needs a batch that ${p.threads} thread${p.threads === 1 ? '' : 's'} can split into whole packs (a multiple of ${p.pack * p.threads}); batchSize is ${batch}`);
+    }
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
-      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
+      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, pack: p.pack, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
       lr: p.lr,
       lrD: p.lrD,
       beta1: p.beta1,

@@ -196,6 +196,49 @@ describe('pipeline-wide defaults', () => {
   });
 });
 
+describe('upstream params in the key', () => {
+  const REPORT = `export default { run(ctx) { ctx.output.json('note', { note: ctx.input('src').params.note }); } };\n`;
+  const schema = (params: boolean) => JSON.stringify({ type: 'object', 'x-pipe': { inputs: { src: { needs: ['x'], ...(params ? { params: true } : {}) } } }, properties: {} });
+  const yaml = (note: string) => `stages:\n  gen:\n    kind: ./gen.mjs\n    params: { note: ${note} }\n  report:\n    kind: ./report.mjs\n    inputs: { src: gen }\n`;
+  const files = (params: boolean) => ({
+    'pipeline.yaml': yaml('first'),
+    'gen.mjs': GEN_STAGE,
+    'gen.schema.json': JSON.stringify({ type: 'object', properties: { note: { type: 'string' } } }),
+    'report.mjs': REPORT,
+    'report.schema.json': schema(params),
+  });
+
+  it('a kind that declares it reads them reruns when they change, though the upstream outputs stay the same', () => {
+    // First without the declaration: declaring it later brings the upstream's params into the key, said in one line.
+    const dir = project({ ...files(true), 'report.mjs': `export default { run(ctx) { ctx.output.json('note', { note: 'none' }); } };\n`, 'report.schema.json': schema(false) });
+    assert.equal(pipe(dir, 'run').code, 0);
+    write(dir, 'report.mjs', REPORT);
+    write(dir, 'report.schema.json', schema(true));
+    assert.match(pipe(dir, 'status').stdout, /report: stale\n\s+params of upstream 'gen' now part of the key\n\s+code changed: report.mjs, report.schema.json\n/);
+    assert.equal(pipe(dir, 'run').code, 0);
+    const lock = () => JSON.parse(read(dir, 'pipe.lock')) as { stages: Record<string, { outs: Record<string, string>; upstreamParams?: unknown }> };
+    const before = lock();
+    assert.deepEqual(before.stages.report!.upstreamParams, { gen: { note: 'first' } });
+    assert.equal('upstreamParams' in before.stages.gen!, false);
+    write(dir, 'pipeline.yaml', yaml('second'));
+    const st = pipe(dir, 'status');
+    assert.match(st.stdout, /report: stale\n(\s+.*\n)*?\s+upstream param gen.note changed: "first" -> "second"\n/);
+    const r = pipe(dir, 'run');
+    assert.match(r.stdout, /2 ran, 0 from cache/);
+    // gen's output is the same tensor; only report's note moved with the param.
+    assert.equal(lock().stages.gen!.outs.x, before.stages.gen!.outs.x);
+    assert.notEqual(lock().stages.report!.outs.note, before.stages.report!.outs.note);
+    assert.equal(pipe(dir, 'status', '--check').code, 0);
+  });
+
+  it('reading them through an input that does not declare it fails the stage, saying what to declare', () => {
+    const dir = project(files(false));
+    const r = pipe(dir, 'run');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stage 'report' failed: the params of upstream stage 'gen' are not in this stage's key: declare "params": true on the input it is bound to \(x-pipe inputs in the kind's params schema\)\n/);
+  });
+});
+
 describe('machine facts in the key', () => {
   it("a kind's facts module is part of the key: status says which fact changed and --check fails", () => {
     const dir = project({

@@ -182,6 +182,16 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.deepEqual(after.filter((m) => m.name !== 'train-gan'), before.filter((m) => m.name !== 'train-gan'));
     assert.notDeepEqual(after.find((m) => m.name === 'train-gan'), before.find((m) => m.name === 'train-gan'));
   });
+
+  it('a GAN that packs its images trains; a pack its batch cannot split is refused before training, with the numbers', () => {
+    const packed = pipe(dir, 'run', '-S', 'train-gan.epochs=1', '-S', 'train-gan.pack=2', '--until', 'train-gan');
+    assert.equal(packed.code, 0, packed.stdout + packed.stderr);
+    assert.match(packed.stdout, /\[train-gan\] epoch 1\/1: d=\d/);
+    const r = pipe(dir, 'run', '-S', 'train-gan.pack=3', '--until', 'train-gan');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stage 'train-gan' failed: pack: 3 needs a batch that 1 thread can split into whole packs \(a multiple of 3\); batchSize is 32\n/);
+    assert.doesNotMatch(r.stdout, /\[train-gan\] train /);
+  });
 });
 
 /** Runs pipe and kills it (SIGKILL) as soon as its output matches; returns what it printed. */

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PIPE, pipeAsyncEnv, pipeEnv, type CliResult } from './helpers.js';
 import { sha256 } from '../src/core/hash.js';
+import { ByteBudget } from '../src/core/remote/byte-budget.js';
 import { collect } from '../src/core/remote/body.js';
 import { S3Backend } from '../src/core/remote/s3.js';
 import { service } from './services.js';
@@ -217,9 +219,8 @@ const lockOf = (dir: string) =>
 
 describe('remote bodies', () => {
   const pieces = (...texts: string[]) => texts.map((x) => Buffer.from(x));
-  async function* arriving(parts: Uint8Array[]) {
-    for (const p of parts) yield p;
-  }
+  // A stream, as S3's bodies are, that hands its pieces over one by one.
+  const arriving = (parts: Uint8Array[]) => Readable.from(parts, { objectMode: true });
 
   it('are assembled in order and hashed as they arrive, with or without an announced length', async () => {
     const whole = 'signatures, stroke by stroke';
@@ -236,6 +237,35 @@ describe('remote bodies', () => {
   it('that end early or run long are named, with the bytes they brought', async () => {
     await assert.rejects(collect({ length: 10, chunks: arriving(pieces('abc', 'def')) }, 's3://b/cas/x'), /^Error: remote object s3:\/\/b\/cas\/x came back with 6 of its 10 bytes$/);
     await assert.rejects(collect({ length: 4, chunks: arriving(pieces('abc', 'def')) }, 's3://b/cas/x'), /^Error: remote object s3:\/\/b\/cas\/x sent more than its 4 bytes$/);
+  });
+});
+
+describe('the byte budget of a pull', () => {
+  it('lets takers in, in order, while they fit; one larger than the budget goes alone; give lets the next in', async () => {
+    const budget = new ByteBudget(10);
+    const order: string[] = [];
+    const took = (name: string, n: number) => budget.take(n).then(() => order.push(name));
+    const a = took('a 6', 6);
+    const b = took('b 6', 6);
+    const c = took('c 3', 3);
+    await a;
+    await new Promise((r) => setImmediate(r));
+    // b does not fit beside a, and c waits behind b although it would fit: first come, first served.
+    assert.deepEqual(order, ['a 6']);
+    budget.give(6);
+    await Promise.all([b, c]);
+    assert.deepEqual(order, ['a 6', 'b 6', 'c 3']);
+    const big = took('big 25', 25);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(order.length, 3);
+    budget.give(6);
+    budget.give(3);
+    await big;
+    assert.deepEqual(order, ['a 6', 'b 6', 'c 3', 'big 25']);
+    budget.give(25);
+    // with() gives its bytes back when its work fails too: the whole budget is free after it.
+    await assert.rejects(budget.with(1, async () => { throw new Error('download failed'); }), /download failed/);
+    await budget.take(10);
   });
 });
 

@@ -8,7 +8,8 @@ import type { OutputRef, RunRecord, Store } from './store.js';
 import { decodeNpy } from './npy.js';
 import { tensor } from './tensor.js';
 
-export function inputsFrom(store: Store, stage: string, record: RunRecord, params: Record<string, unknown>): StageInputs {
+/** An upstream stage's outputs for a stage to read; its params only where they are in that stage's key (undefined: not). */
+export function inputsFrom(store: Store, stage: string, record: RunRecord, params: Record<string, unknown> | undefined): StageInputs {
   const ref = (name: string, type: OutputRef['type']): OutputRef => {
     const found = type === 'file' ? record.files[name] : record.outputs[name];
     if (!found || found.type !== type) {
@@ -22,7 +23,11 @@ export function inputsFrom(store: Store, stage: string, record: RunRecord, param
     outputs: Object.keys(record.outputs),
     files: Object.keys(record.files),
     metrics: record.metrics,
-    params,
+    get params() {
+      // Read without being in the key, a change to them would leave this stage's result stale.
+      if (!params) throw new Error(`the params of upstream stage '${stage}' are not in this stage's key: declare "params": true on the input it is bound to (x-pipe inputs in the kind's params schema)`);
+      return params;
+    },
     tensor(name) {
       // A command stage's .npy out reads as a tensor too.
       const npy = record.outputs[name]?.type === 'file' && name.endsWith('.npy');

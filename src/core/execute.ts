@@ -7,7 +7,7 @@ import { CacheCorrupt, ConfigError, Interrupted, PipeError, StageFailed } from '
 import { syncArtifactFiles } from './artifacts.js';
 import { listingBytes } from './filehash.js';
 import type { Override } from './config.js';
-import type { StageState } from './fingerprint.js';
+import { paramsRead, type StageState } from './fingerprint.js';
 import { hashJson } from './hash.js';
 import type { Project } from './project.js';
 import { replay, type Reporter } from './progress.js';
@@ -91,7 +91,8 @@ export async function executeStage(
   async function runModule(): Promise<void> {
     const module = await loadModule(spec.kind.module, project.pipeline.cacheDir);
     const upstream: Record<string, StageInputs> = {};
-    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!, project.pipeline.stages.get(up)!.params);
+    const read = new Set(paramsRead(spec));
+    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!, read.has(up) ? project.pipeline.stages.get(up)!.params : undefined);
     const ctx = makeContext({
       spec,
       fingerprint,

@@ -23,6 +23,12 @@ export interface StageKey {
   inputs: Record<string, string | string[]>;
   /** Output hash of every upstream stage. */
   upstream: Record<string, string | undefined>;
+  /**
+   * Params of the upstream stages bound to inputs whose kind reads them (x-pipe `inputs.<name>.params`):
+   * a report that prints a trainer's params must rerun when they change, even if its outputs do not.
+   * Absent when no input reads them, so every other stage's key is what it was.
+   */
+  upstreamParams?: Record<string, Record<string, unknown>>;
   /** Machine facts that change the bytes (e.g. the tfjs backend `auto` picks here), from the kind's facts module. */
   facts: Record<string, string>;
 }
@@ -56,6 +62,13 @@ export function codeOf(spec: StageSpec, projectDir: string): Record<string, stri
   return code;
 }
 
+/** The upstream stages whose params a stage's kind reads: those bound to inputs declared with `params: true`. */
+export function paramsRead(spec: StageSpec): string[] {
+  const decl = spec.kind.decl.inputs ?? {};
+  const stages = Object.entries(spec.inputs).flatMap(([input, bound]) => (decl[input]?.params ? ([] as string[]).concat(bound) : []));
+  return [...new Set(stages)].sort();
+}
+
 export function stageState(
   pipeline: Pipeline,
   spec: StageSpec,
@@ -72,7 +85,9 @@ export function stageState(
   }
   const upstream: Record<string, string | undefined> = {};
   for (const up of spec.after) upstream[up] = upstreamOut(up);
-  const key: StageKey = { kind: spec.kind.kind, code: codeOf(spec, pipeline.dir), params: spec.params, deps, inputs: spec.inputs, upstream, facts };
+  const read = paramsRead(spec);
+  const upstreamParams = read.length ? Object.fromEntries(read.map((up) => [up, pipeline.stages.get(up)!.params])) : undefined;
+  const key: StageKey = { kind: spec.kind.kind, code: codeOf(spec, pipeline.dir), params: spec.params, deps, inputs: spec.inputs, upstream, ...(upstreamParams ? { upstreamParams } : {}), facts };
   const ready = Object.values(upstream).every((h) => h !== undefined);
   return { name: spec.name, fingerprint: ready ? hashJson({ recipe: RECIPE, ...key }) : undefined, ...key, listings };
 }

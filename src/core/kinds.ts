@@ -9,6 +9,8 @@ export interface InputDecl {
   needs: string[];
   many: boolean;
   optional: boolean;
+  /** The kind reads the params of the stages bound here (StageInputs.params), so they are in its key. */
+  params: boolean;
 }
 
 /**
@@ -48,7 +50,7 @@ function declOf(schemaPath: string | undefined): KindDecl {
   const x = (schemaPath ? (readSchema(schemaPath)['x-pipe'] as Record<string, unknown> | undefined) : undefined) ?? {};
   const inputs = x.inputs as Record<string, Partial<InputDecl>> | undefined;
   return {
-    inputs: inputs && Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, { needs: v.needs ?? [], many: !!v.many, optional: !!v.optional }])),
+    inputs: inputs && Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, { needs: v.needs ?? [], many: !!v.many, optional: !!v.optional, params: !!v.params }])),
     outputs: x.outputs as string[] | undefined,
     facts: typeof x.facts === 'string' ? resolve(dirname(schemaPath!), x.facts) : undefined,
   };

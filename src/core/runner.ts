@@ -86,6 +86,7 @@ export function lockEntry(state: StageState, record: RunRecord): LockEntry {
     deps: state.deps,
     inputs: state.inputs,
     upstream: up,
+    ...(state.upstreamParams ? { upstreamParams: state.upstreamParams } : {}),
     facts: state.facts,
     outs,
     files,

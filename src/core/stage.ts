@@ -16,7 +16,7 @@ export interface StageInputs {
   /** Artifact paths the stage wrote, as given to artifacts.write() (writeShared paths start with '/'). */
   readonly files: string[];
   readonly metrics: Record<string, unknown>;
-  /** The upstream stage's params as resolved (defaults filled in): they are in its fingerprint, so in this stage's key too. */
+  /** The upstream stage's params as resolved (defaults filled in), where the input it is bound to declares `params: true` (they are then in this stage's key); reading them otherwise throws. */
   readonly params: Record<string, unknown>;
   tensor(name: string): Tensor;
   json<T = unknown>(name: string): T;

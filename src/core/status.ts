@@ -56,6 +56,16 @@ export function explain(project: Project, name: string): StageStatus {
     for (const k of p.changed) reasons.push(`param ${k} changed: ${before[k]} -> ${after[k]}`);
     for (const k of p.added) reasons.push(`param ${k} added: ${after[k]}`);
     for (const k of p.removed) reasons.push(`param ${k} removed (was ${before[k]})`);
+    // An upstream stage whose params have just come into the key (or left it) is one line, not one per param.
+    const [was, now] = [entry.upstreamParams ?? {}, state.upstreamParams ?? {}];
+    const both = Object.keys(now).filter((up) => up in was);
+    const [ub, ua] = [flatten(Object.fromEntries(both.map((up) => [up, was[up]]))), flatten(Object.fromEntries(both.map((up) => [up, now[up]])))];
+    const u = diffMaps(ub, ua);
+    for (const k of u.changed) reasons.push(`upstream param ${k} changed: ${ub[k]} -> ${ua[k]}`);
+    for (const k of u.added) reasons.push(`upstream param ${k} added: ${ua[k]}`);
+    for (const k of u.removed) reasons.push(`upstream param ${k} removed (was ${ub[k]})`);
+    for (const up of Object.keys(now)) if (!(up in was)) reasons.push(`params of upstream '${up}' now part of the key`);
+    for (const up of Object.keys(was)) if (!(up in now)) reasons.push(`params of upstream '${up}' no longer part of the key`);
     if (entry.kind !== state.kind) reasons.push(`kind changed: ${entry.kind} -> ${state.kind}`);
     const c = diffMaps(entry.code, state.code);
     const pkgs = (ks: string[]) => ks.filter((k) => k.startsWith('npm:'));

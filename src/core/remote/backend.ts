@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * Object storage as the remote cache sees it: keys under one root, whole
  * objects written at once. Both backends make an object visible only when it
@@ -20,10 +22,10 @@ export interface PutOptions {
   sha256?: string;
 }
 
-/** An object's bytes in the pieces they arrive in, and the length the store announced for them. */
+/** An object's bytes in the pieces they arrive in (a stream, or pieces at hand), and the length the store announced for them. */
 export interface Body {
   length: number | undefined;
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  chunks: Readable | Iterable<Uint8Array>;
 }
 
 /** How pipeline.yaml (or --remote) describes the remote. */

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import { RemoteError } from '../errors.js';
 import { checkpointBlobs, recordBlobs, type RunRecord, type StoredCheckpoint, type Store } from '../store.js';
 import type { Backend } from './backend.js';
+import { ByteBudget } from './byte-budget.js';
 import { collect, type Downloaded } from './body.js';
 
 /**
@@ -14,6 +15,14 @@ const blobKey = (hash: string) => `cas/${hash.slice(0, 2)}/${hash}`;
 const recordKey = (fingerprint: string) => `ac/${fingerprint}.json`;
 const checkpointKey = (fingerprint: string) => `ckpt/${fingerprint}.json`;
 const FORMAT = 1;
+
+/**
+ * Most bytes of downloaded blobs held in memory at once, before LMDB has them:
+ * a pull of many large tensors (16 at once) needs no more RAM than this. Not
+ * less: four 256 MiB blobs at most 512 MiB at a time pulled in 12.4 s against
+ * 9.7 s all at once (medians of 5), as LMDB's writes then overlap less.
+ */
+const PULL_BUFFER_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface Transfer {
   /** Objects sent or fetched, and their bytes. */
@@ -36,6 +45,7 @@ function describe(e: unknown): string {
 
 export class Remote {
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly inMemory = new ByteBudget(PULL_BUFFER_BYTES);
   private blobs: Promise<Set<string>> | undefined;
   private records: Promise<Set<string>> | undefined;
 
@@ -143,7 +153,7 @@ export class Remote {
    * before it is written; the caller then commits the record that names them
    * (until then they are invisible, and gc drops them if it never comes).
    */
-  private async fetchBlobs(hashes: string[], t: Transfer, progress?: TransferProgress): Promise<void> {
+  private async fetchBlobs(hashes: string[], t: Transfer, progress?: TransferProgress, sizes = new Map<string, number>()): Promise<void> {
     const missing = [...new Set(hashes)].filter((h) => !this.store.hasBlob(h));
     let failed = false;
     const outcomes = await Promise.allSettled(
@@ -151,7 +161,7 @@ export class Remote {
         this.limit(async () => {
           if (failed) return;
           try {
-            const n = await this.fetchBlob(h);
+            const n = await this.fetchBlob(h, sizes.get(h));
             t.objects++;
             t.bytes += n;
             progress?.(t.bytes, 0);
@@ -168,8 +178,13 @@ export class Remote {
     if (error) throw (error as PromiseRejectedResult).reason;
   }
 
-  /** Downloads one blob, checks it against its sha256 and writes it; returns its size. */
-  private async fetchBlob(hash: string): Promise<number> {
+  /** Downloads one blob (of this size, where the record says; it counts against the byte budget), checks it against its sha256 and writes it; returns its size. */
+  private fetchBlob(hash: string, size?: number): Promise<number> {
+    // A blob of unknown size (a folder's file, a checkpoint's tensor) is small or rare: it counts as nothing.
+    return this.inMemory.with(size ?? 0, () => this.fetchBlobNow(hash));
+  }
+
+  private async fetchBlobNow(hash: string): Promise<number> {
     const key = blobKey(hash);
     const body = await this.download(key);
     if (!body) throw new RemoteError(`remote ${this.backend.url} lacks ${key}, which a run record names; push it again from a cache that has it`);
@@ -182,7 +197,9 @@ export class Remote {
 
   /** Takes a run record into the local cache after all its blobs: a killed pull leaves no record whose blobs are not all there. */
   private async take(record: RunRecord, t: Transfer, progress?: TransferProgress): Promise<void> {
-    await this.fetchBlobs(recordBlobs(record), t, progress);
+    // A folder's size is its files', not its manifest's; the other outputs' blobs are their size.
+    const sizes = new Map([...Object.values(record.outputs), ...Object.values(record.files)].filter((o) => o.type !== 'folder').map((o) => [o.hash, o.bytes]));
+    await this.fetchBlobs(recordBlobs(record), t, progress, sizes);
     this.store.commitRun(record, []);
     t.records++;
   }

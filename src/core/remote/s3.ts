@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
 import type * as S3 from '@aws-sdk/client-s3';
 import type * as Storage from '@aws-sdk/lib-storage';
 import type { Backend, Body, PutOptions, RemoteConfig } from './backend.js';
@@ -93,7 +94,7 @@ export class S3Backend implements Backend {
   async read(key: string): Promise<Body | undefined> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return { length: r.ContentLength, chunks: r.Body as AsyncIterable<Uint8Array> };
+      return { length: r.ContentLength, chunks: r.Body as Readable };
     } catch (e) {
       if (status(e) === 404) return undefined;
       throw readable(e);

@@ -5,6 +5,7 @@ import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './
 import { buildGan, type GanConfig } from './gan.js';
 import { leanGradients } from './lean-grads.js';
 import { modelVars } from './loop.js';
+import { packImages } from './pack.js';
 import { normalInput, type Trainer } from './step.js';
 
 /** Everything needed to build the same GAN trainer in another thread. */
@@ -56,11 +57,11 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   leanGradients(tf, D);
   const { dLoss, gLoss } = adversarialLosses(tf, r.loss, r.labelSmoothing);
   const k = augmentInputs(r.diffAugment);
-  // What D sees of a set of images: augmented with its draw, then jittered with its instance noise.
+  // What D sees of a set of images: augmented with its draw, jittered with its instance noise, packed.
   const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, sigma: number) => {
     const a = applyAugment(tf, t, ins.slice(2 + set * k, 2 + (set + 1) * k), r.diffAugment, r.paper);
     const noise = ins[2 + 3 * k + set];
-    return noise && sigma > 0 ? tf.add(a, tf.mul(noise, sigma)) : a;
+    return packImages(tf, noise && sigma > 0 ? tf.add(a, tf.mul(noise, sigma)) : a, r.model.pack);
   };
   return {
     models: [G, D],

@@ -10,6 +10,8 @@ export interface GanConfig {
   filters: number;
   /** A minibatch standard deviation feature map before the discriminator's logit. */
   minibatchStd: boolean;
+  /** Images the discriminator judges together, stacked as channels (PacGAN: Lin et al. 2018); 1: one at a time. */
+  pack: number;
   /** How the generator doubles its maps: a 4×4 stride-2 transposed conv, or nearest-neighbour upsampling then a 3×3 conv. */
   upsample: 'transposed' | 'nearest';
   /** The discriminator's normalisation: batch norm after each conv but the first, or none (its kernels spectrally bounded by the trainer instead). */
@@ -30,7 +32,8 @@ export interface Gan {
  * norm and ReLU → size×size×1 tanh; the discriminator is stride-2 convs with leaky ReLU
  * (batch norm after the first, unless its kernels are spectrally bounded
  * instead: SpectralBound) down to 4×4, optionally a minibatch
- * standard deviation map there, then one logit.
+ * standard deviation map there, then one logit. With pack m it sees m
+ * images at once as m channels and gives one logit for all of them.
  */
 export function buildGan(tf: Tf, c: GanConfig): Gan {
   const seed = initSeeds(c.seed);
@@ -61,7 +64,7 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
   g = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(g) as TF.SymbolicTensor;
   const generator = tf.model({ inputs: z, outputs: g, name: 'generator' });
 
-  const x = tf.input({ shape: [c.size, c.size, 1], name: 'image' });
+  const x = tf.input({ shape: [c.size, c.size, c.pack], name: 'image' });
   let d = x;
   [...widths].reverse().forEach((w, i) => {
     d = tf.layers.conv2d({ filters: w, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: init(), name: `d_conv${i + 1}` }).apply(d) as TF.SymbolicTensor;
