@@ -7,7 +7,7 @@ import { CacheCorrupt, ConfigError, Interrupted, PipeError, StageFailed } from '
 import { syncArtifactFiles } from './artifacts.js';
 import { listingBytes } from './filehash.js';
 import type { Override } from './config.js';
-import { paramsRead, type StageState } from './fingerprint.js';
+import type { StageState } from './fingerprint.js';
 import { hashJson } from './hash.js';
 import type { Project } from './project.js';
 import { replay, type Reporter } from './progress.js';
@@ -91,8 +91,8 @@ export async function executeStage(
   async function runModule(): Promise<void> {
     const module = await loadModule(spec.kind.module, project.pipeline.cacheDir);
     const upstream: Record<string, StageInputs> = {};
-    const read = new Set(paramsRead(spec));
-    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!, read.has(up) ? project.pipeline.stages.get(up)!.params : undefined);
+    // Params only of the stages whose params are in this stage's key.
+    for (const up of spec.after) upstream[up] = inputsFrom(project.store, up, project.record(up)!, state.upstreamParams?.[up]);
     const ctx = makeContext({
       spec,
       fingerprint,

@@ -63,7 +63,7 @@ export function codeOf(spec: StageSpec, projectDir: string): Record<string, stri
 }
 
 /** The upstream stages whose params a stage's kind reads: those bound to inputs declared with `params: true`. */
-export function paramsRead(spec: StageSpec): string[] {
+function paramsRead(spec: StageSpec): string[] {
   const decl = spec.kind.decl.inputs ?? {};
   const stages = Object.entries(spec.inputs).flatMap(([input, bound]) => (decl[input]?.params ? ([] as string[]).concat(bound) : []));
   return [...new Set(stages)].sort();

@@ -59,7 +59,8 @@ export function explain(project: Project, name: string): StageStatus {
     // An upstream stage whose params have just come into the key (or left it) is one line, not one per param.
     const [was, now] = [entry.upstreamParams ?? {}, state.upstreamParams ?? {}];
     const both = Object.keys(now).filter((up) => up in was);
-    const [ub, ua] = [flatten(Object.fromEntries(both.map((up) => [up, was[up]]))), flatten(Object.fromEntries(both.map((up) => [up, now[up]])))];
+    const ofBoth = (m: typeof was) => flatten(Object.fromEntries(both.map((up) => [up, m[up]])));
+    const [ub, ua] = [ofBoth(was), ofBoth(now)];
     const u = diffMaps(ub, ua);
     for (const k of u.changed) reasons.push(`upstream param ${k} changed: ${ub[k]} -> ${ua[k]}`);
     for (const k of u.added) reasons.push(`upstream param ${k} added: ${ua[k]}`);

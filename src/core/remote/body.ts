@@ -58,4 +58,3 @@ export async function collect(body: Body, what: string): Promise<Downloaded> {
   if (n !== length) throw new Error(`remote object ${what} came back with ${n} of its ${length} bytes`);
   return { bytes: out ?? Buffer.alloc(0), sha256: hash.digest('hex') };
 }
-
