@@ -8,6 +8,7 @@ import { WeightAverage } from '../src/ml/models/ema.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
 import * as ganTrainer from '../src/ml/models/gan-trainer.js';
+import { linearDecay } from '../src/ml/models/schedule.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage } from '../src/core/stage.js';
@@ -21,6 +22,7 @@ export interface TrainGanParams extends TfParams {
   batchSize: number;
   lr: number;
   lrD: number;
+  lrDecay: number;
   beta1: number;
   loss: ganTrainer.GanLoss;
   labelSmoothing: number;
@@ -42,9 +44,9 @@ export default defineStage<TrainGanParams>({
     const { images, format } = trainingSet(ctx);
     const size = images.shape[1]!;
     // Each thread packs its own share of the batch, so every share must split into whole packs.
-    const batch = Math.min(p.batchSize, images.shape[0]!);
-    if (p.pack > 1 && batch % (p.pack * p.threads) !== 0) {
-      throw new Error(`pack: ${p.pack} needs a batch that ${p.threads} thread${p.threads === 1 ? '' : 's'} can split into whole packs (a multiple of ${p.pack * p.threads}); batchSize is ${batch}`);
+    const perStep = Math.min(p.batchSize, images.shape[0]!);
+    if (p.pack > 1 && perStep % (p.pack * p.threads) !== 0) {
+      throw new Error(`pack: ${p.pack} needs a batch that ${p.threads} thread${p.threads === 1 ? '' : 's'} can split into whole packs (a multiple of ${p.pack * p.threads}); batchSize is ${perStep}`);
     }
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
@@ -65,7 +67,7 @@ export default defineStage<TrainGanParams>({
     const averaged = <T>(fn: () => Promise<T>) => (average ? average.swapped(fn) : fn());
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
     const fixed = tf.tensor2d(Float32Array.from({ length: p.progressSamples * p.noise }, () => fixedRng.normal()), [p.progressSamples, p.noise]);
-    const totalSteps = p.epochs * Math.floor(images.shape[0]! / Math.min(p.batchSize, images.shape[0]!));
+    const totalSteps = p.epochs * Math.floor(images.shape[0]! / perStep);
     const render = async (epoch: number) => {
       const out = await averaged(async () => tf.tidy(() => tf.div(tf.add(generator.predict(fixed) as TF.Tensor, 1), 2)));
       const grid = tensorImages(await toPlain(out), format.polarity);
@@ -83,8 +85,10 @@ export default defineStage<TrainGanParams>({
         weights: [...weights, ...(average?.shadow ?? []), ...(bound?.vectors ?? [])],
         optimizers: opts,
         async step(batch, rng) {
-          // Instance noise is annealed linearly to 0 over the run.
-          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * Math.max(0, 1 - opts[0]!.step / totalSteps) }, pool);
+          // Instance noise falls linearly to 0 over the whole run; the rates over its last lrDecay.
+          const done = opts[0]!.step / totalSteps;
+          for (const o of opts) o.scale = linearDecay(done, p.lrDecay);
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1) }, pool);
           bound?.project();
           average?.update();
           return losses;

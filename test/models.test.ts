@@ -7,6 +7,7 @@ import { applyAugment, drawAugment } from '../src/ml/models/diffaugment.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { packImages } from '../src/ml/models/pack.js';
+import { linearDecay } from '../src/ml/models/schedule.js';
 import { buildGan } from '../src/ml/models/gan.js';
 import { adversarialLosses } from '../src/ml/models/gan-trainer.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
@@ -283,10 +284,30 @@ describe('GAN training aids', () => {
     assert.deepEqual(got.map((x) => Number(x.toFixed(5))), [2.9, 8.1]);
     assert.deepEqual(Array.from(v.dataSync()), [20, 0]);
   });
+  it('the rate decay keeps 1 until its last fraction, then falls linearly to 0; 0 keeps the rate', () => {
+    assert.deepEqual([0, 0.25, 0.5, 0.75, 0.9, 1].map((done) => Number(linearDecay(done, 0.5).toFixed(6))), [1, 1, 1, 0.5, 0.2, 0]);
+    assert.deepEqual([0, 0.5, 0.999].map((done) => linearDecay(done, 0)), [1, 1, 1]);
+    // Over the whole run, as the instance noise is annealed.
+    assert.equal(linearDecay(0.25, 1), 0.75);
+  });
+
+  it("Adam's scale multiplies its learning rate: lr 0.01 at scale 0.5 steps exactly as lr 0.005", () => {
+    const run = (lr: number, scale: number) => {
+      const w = tf.variable(tf.tensor1d([1, -2, 3]));
+      const adam = new Adam(tf, [w], lr, 0.5);
+      adam.scale = scale;
+      for (let i = 0; i < 3; i++) adam.apply({ [w.name]: tf.mul(w, 2) });
+      const out = Array.from(w.dataSync());
+      tf.dispose([w, ...adam.state()]);
+      return out;
+    };
+    assert.deepEqual(run(0.01, 0.5), run(0.005, 1));
+    assert.notDeepEqual(run(0.01, 0.5), run(0.01, 1));
+  });
 });
 
 /** A StageContext with an in-memory checkpoint, enough for trainLoop. */
-function fakeContext(params: { epochs: number; batchSize: number; seed: number; lr: number }, store: { ckpt?: Checkpoint; steps?: number[] }, stopAfter?: number) {
+function fakeContext(params: { epochs: number; batchSize: number; seed: number; lr: number }, store: { ckpt?: Checkpoint; steps?: number[]; lrs?: number[] }, stopAfter?: number) {
   const ctrl = new AbortController();
   const ctx = {
     name: 't',
@@ -294,7 +315,10 @@ function fakeContext(params: { epochs: number; batchSize: number; seed: number; 
     signal: ctrl.signal,
     log: { info: () => {}, warn: () => {} },
     progress: () => ({ tick: () => {}, done: () => {} }),
-    scalars: (step: number) => (store.steps ??= []).push(step),
+    scalars: (step: number, values: { lr: number }) => {
+      (store.steps ??= []).push(step);
+      (store.lrs ??= []).push(values.lr);
+    },
     checkpoint: {
       load: () => store.ckpt,
       save: (step: number, tensors: Record<string, Tensor>, state?: unknown) => {
@@ -373,6 +397,16 @@ describe('training loop', () => {
     // One scalar row per batch, numbered across epochs; the resumed run goes on after the checkpoint's steps.
     assert.deepEqual(store.steps, uninterrupted.steps);
     assert.ok(logged > 0 && logged < uninterrupted.steps!.length);
+  });
+
+  it('logs the rate each step trained at: lr times the scale a schedule set', async () => {
+    const store: { lrs?: number[] } = {};
+    const w = tf.variable(tf.zeros([2]));
+    const opt = new Adam(tf, [w], params.lr);
+    let steps = 0;
+    await trainLoop({ tf, ctx: fakeContext({ ...params, epochs: 1 }, store), images, weights: [w], optimizers: [opt], step: () => ((opt.scale = [1, 0.5, 0.25][steps++]!), { total: 0 }) });
+    assert.deepEqual(store.lrs, [0.002, 0.001, 0.0005]);
+    tf.dispose([w, ...opt.state()]);
   });
 
   it('stops on a NaN loss, naming the epoch and batch, and keeps the last checkpoint', async () => {

@@ -9,6 +9,8 @@ import type { Tf } from '../tfjs/tf.js';
  */
 export class Adam {
   step = 0;
+  /** What the next steps multiply lr by: a schedule's factor, set by the caller before each step. */
+  scale = 1;
   readonly m: TF.Variable[];
   readonly v: TF.Variable[];
 
@@ -30,7 +32,7 @@ export class Adam {
     // Bias corrections in float64 on the host: exact and the same after a resume.
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
-    const attrs: AdamUpdateAttrs = { beta1: this.beta1, beta2: this.beta2, alpha: (this.lr * Math.sqrt(c2)) / c1, epsHat: this.eps * Math.sqrt(c2) };
+    const attrs: AdamUpdateAttrs = { beta1: this.beta1, beta2: this.beta2, alpha: (this.lr * this.scale * Math.sqrt(c2)) / c1, epsHat: this.eps * Math.sqrt(c2) };
     const fused = tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
     const stepped = this.vars.flatMap((w, i) => (grads[w.name] ? [i] : []));
     tf.tidy(() => {

@@ -84,7 +84,7 @@ export async function trainLoop(spec: LoopSpec): Promise<TrainResult> {
       const tb = performance.now();
       const losses = await spec.step(batch, new Rng(`${seed}:step:${epoch}:${b}`), epoch, indices);
       batch.dispose();
-      ctx.scalars(epoch * batches + b + 1, { ...losses, lr: ctx.params.lr, imagesPerSecond: bs / Math.max(1e-6, (performance.now() - tb) / 1000) });
+      ctx.scalars(epoch * batches + b + 1, { ...losses, lr: ctx.params.lr * (spec.optimizers[0]?.scale ?? 1), imagesPerSecond: bs / Math.max(1e-6, (performance.now() - tb) / 1000) });
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {
         const kept = epoch === 0 ? 'no checkpoint exists yet' : `the checkpoint after epoch ${epoch} is kept`;

@@ -4,7 +4,7 @@ import { ADAM_UPDATE } from './adam-kernel.js';
 import { forwardConv, type KernelArgs, Kernels, type Shape4, type Wrap } from './kernel-util.js';
 import { adamUpdate } from './webgpu-adam.js';
 import { WEBGPU_FUSED } from './webgpu-fused.js';
-import { FLAT_THREADS, flatDispatch, type WebGPUBackend, type WebGPUProgram } from './webgpu-program.js';
+import { MapProgram, type WebGPUBackend, type WebGPUProgram } from './webgpu-program.js';
 
 /**
  * WebGPU replacements. Conv2DBackpropFilter, which tfjs-backend-webgpu runs as a
@@ -178,7 +178,7 @@ function conv2dBackpropFilter(original: (args: never) => TensorInfo) {
     try {
       k.own(partial);
       if (plan.splits === 1) return k.run('Reshape', { x: partial }, { shape: [KH, KW, CI, CO] }, true);
-      return backend.runWebGPUProgram(new SplitSumProgram([KH, KW, CI, CO]), [partial], 'float32');
+      return backend.runWebGPUProgram(splitSum([KH, KW, CI, CO]), [partial], 'float32');
     } finally {
       k.dispose();
     }
@@ -186,30 +186,9 @@ function conv2dBackpropFilter(original: (args: never) => TensorInfo) {
 }
 
 /** Sums the split-K partials [splits, n] over splits, in split order: one thread per output, reads coalesced. */
-class SplitSumProgram implements WebGPUProgram {
-  readonly variableNames = ['partial'];
-  readonly size = true;
-  readonly workgroupSize: [number, number, number] = [FLAT_THREADS, 1, 1];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'pipeSplitSum';
-
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(sizeOf(outputShape));
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(i : i32) {
-        if (i < uniforms.size) {
-          var s = 0.0;
-          for (var k = 0; k < uniforms.partialShape[0]; k = k + 1) { s = s + partial[k * uniforms.size + i]; }
-          result[i] = s;
-        }
-      }
-    `;
-  }
+function splitSum(shape: number[]): MapProgram {
+  const sum = 'var s = 0.0; for (var k = 0; k < uniforms.partialShape[0]; k = k + 1) { s = s + partial[k * uniforms.size + i]; }';
+  return new MapProgram('pipeSplitSum', ['partial'], shape, 's', sum);
 }
 
 const SPLIT_K_MIN_INNER = 2000;
