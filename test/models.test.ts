@@ -284,6 +284,7 @@ describe('GAN training aids', () => {
     assert.deepEqual(got.map((x) => Number(x.toFixed(5))), [2.9, 8.1]);
     assert.deepEqual(Array.from(v.dataSync()), [20, 0]);
   });
+
   it('the rate decay keeps 1 until its last fraction, then falls linearly to 0; 0 keeps the rate', () => {
     assert.deepEqual([0, 0.25, 0.5, 0.75, 0.9, 1].map((done) => Number(linearDecay(done, 0.5).toFixed(6))), [1, 1, 1, 0.5, 0.2, 0]);
     assert.deepEqual([0, 0.5, 0.999].map((done) => linearDecay(done, 0)), [1, 1, 1]);
@@ -296,7 +297,11 @@ describe('GAN training aids', () => {
       const w = tf.variable(tf.tensor1d([1, -2, 3]));
       const adam = new Adam(tf, [w], lr, 0.5);
       adam.scale = scale;
-      for (let i = 0; i < 3; i++) adam.apply({ [w.name]: tf.mul(w, 2) });
+      for (let i = 0; i < 3; i++) {
+        const g = tf.mul(w, 2);
+        adam.apply({ [w.name]: g });
+        g.dispose();
+      }
       const out = Array.from(w.dataSync());
       tf.dispose([w, ...adam.state()]);
       return out;
