@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -40,6 +40,22 @@ function gitProject(): string {
   git('commit', '-qm', 'base');
   return dir;
 }
+
+const FRAMES_STAGE = `
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  async run(ctx) {
+    for (let i = 0; i < ctx.params.frames; i++) ctx.artifacts.write('progress/frame-' + i + '.txt', String(i));
+    ctx.artifacts.write('/summary.txt', 'frames ' + ctx.params.frames);
+    ctx.output.json('n', { frames: ctx.params.frames });
+    if (ctx.params.hang) {
+      writeFileSync(join(ctx.projectDir, 'hanging'), '');
+      await new Promise(() => setInterval(() => {}, 1000));
+    }
+  },
+};
+`;
 
 const lines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -177,5 +193,31 @@ describe('experiments', () => {
     assert.match(pipe(dir, 'exp', 'diff', 'sw/scale=2', 'sw/scale=3').stdout, /\| score.sum \| 12 \| 18 \| \+6 \|/);
     pipe(dir, 'gc', '--drop-sweeps');
     assert.deepEqual(lines(pipe(dir, 'exp', 'show', '--json').stdout).map((r) => r.name), ['workspace']);
+  });
+  it('a run after an experiment, or after a killed run, removes the artifacts pipe.lock does not name', async () => {
+    const dir = project({ 'pipeline.yaml': 'stages:\n  train:\n    kind: ./frames.mjs\n    params: { frames: 2, hang: false }\n', 'frames.mjs': FRAMES_STAGE });
+    const frames = () => readdirSync(join(dir, 'artifacts/train/progress')).sort();
+    assert.equal(pipe(dir, 'run').code, 0);
+    assert.deepEqual(frames(), ['frame-0.txt', 'frame-1.txt']);
+    const exp = pipe(dir, 'run', '-S', 'train.frames=4');
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.deepEqual(frames(), ['frame-0.txt', 'frame-1.txt', 'frame-2.txt', 'frame-3.txt']);
+    assert.equal(readFileSync(join(dir, 'artifacts/summary.txt'), 'utf8'), 'frames 4');
+    // pipe.lock names two frames; the experiment's other two go, and the stage counts as restored.
+    const back = pipe(dir, 'run', '--json');
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(lines(back.stdout).filter((e) => e.event === 'stage-end').map((e) => [e.stage, e.outcome]), [['train', 'restored']]);
+    assert.deepEqual(frames(), ['frame-0.txt', 'frame-1.txt']);
+    assert.equal(readFileSync(join(dir, 'artifacts/summary.txt'), 'utf8'), 'frames 2');
+    assert.deepEqual(lines(pipe(dir, 'run', '--json').stdout).filter((e) => e.event === 'stage-end').map((e) => e.outcome), ['cached']);
+    // Killed after writing six frames, before anything was recorded: the next run removes them too.
+    const p = pipeAsync(dir, 'run', '-S', 'train.frames=6', '-S', 'train.hang=true');
+    await waitFor(() => existsSync(join(dir, 'hanging')));
+    p.child.kill('SIGKILL');
+    await p.done;
+    assert.equal(frames().length, 6);
+    assert.equal(pipe(dir, 'run').code, 0);
+    assert.deepEqual(frames(), ['frame-0.txt', 'frame-1.txt']);
+    assert.equal(readFileSync(join(dir, 'artifacts/summary.txt'), 'utf8'), 'frames 2');
   });
 });

@@ -1,6 +1,6 @@
 import { relative, sep } from 'node:path';
 import type { StageSpec } from './config.js';
-import { artifactPath, checkArtifactKey, writeArtifact } from './artifacts.js';
+import { artifactPath, checkArtifactKey, claimArtifacts, writeArtifact } from './artifacts.js';
 import { CacheCorrupt } from './errors.js';
 import type { Reporter } from './progress.js';
 import type { MetricInfo, StageContext, StageInputs } from './stage.js';
@@ -79,6 +79,7 @@ export function makeContext(args: {
     checkArtifactKey(key);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const path = artifactPath(args.artifactsDir, stage, key);
+    if (!(key in collected.files)) claimArtifacts(args.artifactsDir, stage, [key]);
     writeArtifact(path, bytes);
     collected.files[key] = { type: 'file', hash: store.stageBlob(bytes), bytes: bytes.length };
     reporter.artifact(stage, relative(args.artifactsDir, path).split(sep).join('/'));
@@ -167,6 +168,7 @@ export function makeContext(args: {
         if (!resume) return undefined;
         // What the interrupted run had recorded counts as recorded by this one, artifacts back in place.
         Object.assign(collected.outputs, resume.outputs);
+        claimArtifacts(args.artifactsDir, stage, Object.keys(resume.files));
         for (const [key, ref] of Object.entries(resume.files)) {
           writeArtifact(artifactPath(args.artifactsDir, stage, key), store.getBlob(ref.hash, `artifact '${key}' of the checkpoint`));
           collected.files[key] = ref;

@@ -85,7 +85,7 @@ export async function executeStage(
     }
   } catch (e) {
     project.store.discardPending(recordBlobs(collected));
-    if (!opts.artifactsDir) restorePrevious(project, stage, Object.keys(collected.files));
+    if (!opts.artifactsDir) restorePrevious(project, stage);
     throw missingPackage(spec.kind.kind, e) ?? e;
   }
   async function runModule(): Promise<void> {
@@ -133,15 +133,15 @@ export async function executeStage(
 }
 
 /**
- * After a failed run: the artifacts it overwrote go back to the last
- * successful run's (pipe.lock's), and the ones only it wrote are removed.
+ * After a failed run: the artifacts go back to the last successful run's
+ * (pipe.lock's), and what only the failed run wrote is removed.
  */
-function restorePrevious(project: Project, stage: string, written: string[]): void {
+function restorePrevious(project: Project, stage: string): void {
   const previous = project.lock.stages[stage];
   const record = previous && project.store.getRun(previous.fingerprint);
   if (!record) return;
   try {
-    syncArtifactFiles(project.pipeline.artifactsDir, stage, Object.fromEntries(Object.entries(record.files).filter(([k]) => written.includes(k))), written, project.artifactIo(stage));
+    syncArtifactFiles(project.pipeline.artifactsDir, stage, record.files, [], project.artifactIo(stage));
   } catch (e) {
     // The failure being reported matters more; a damaged blob here is found again on the next run.
     if (!(e instanceof CacheCorrupt)) throw e;
