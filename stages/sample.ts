@@ -1,7 +1,7 @@
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { encodePng, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
-import { loadGenerator, toUnit, type ModelInfo } from '../src/ml/models/generate.js';
+import { loadGenerator, noiseVector, toUnit, type ModelInfo } from '../src/ml/models/generate.js';
 import { fromPlain, importLayersModel, toPlain } from '../src/ml/models/io.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage, type StageContext, type StageInputs } from '../src/core/stage.js';
@@ -10,6 +10,7 @@ import { stageTf, type TfParams, type Tf } from '../src/ml/tfjs/backend.js';
 
 export interface SampleParams extends TfParams {
   count: number;
+  truncation: number;
   grid: number;
   singles: number;
   reconstructions: number;
@@ -34,7 +35,7 @@ export default defineStage<SampleParams>({
       const all = new Float32Array(p.count * size * size);
       for (let i = 0; i < p.count; i += batch) {
         const n = Math.min(batch, p.count - i);
-        const z = tf.tensor2d(Float32Array.from({ length: n * zDim }, () => rng.normal()), [n, zDim]);
+        const z = tf.tensor2d(noiseVector(rng, n * zDim, p.truncation), [n, zDim]);
         const out = tf.tidy(() => toUnit(tf, info, net.predict(z) as TF.Tensor));
         all.set(await out.data(), i * size * size);
         z.dispose();

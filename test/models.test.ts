@@ -8,6 +8,7 @@ import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { packImages } from '../src/ml/models/pack.js';
 import { linearDecay } from '../src/ml/models/schedule.js';
+import { noiseVector } from '../src/ml/models/generate.js';
 import { buildGan } from '../src/ml/models/gan.js';
 import { adversarialLosses } from '../src/ml/models/gan-trainer.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
@@ -290,6 +291,19 @@ describe('GAN training aids', () => {
     assert.deepEqual([0, 0.5, 0.999].map((done) => linearDecay(done, 0)), [1, 1, 1]);
     // Over the whole run, as the instance noise is annealed.
     assert.equal(linearDecay(0.25, 1), 0.75);
+  });
+
+  it('the truncation trick draws a noise value again while it lies beyond the limit; 0 keeps the plain draws', () => {
+    const plain = new Rng('z');
+    const expected = Float32Array.from({ length: 4000 }, () => plain.normal());
+    assert.deepEqual(noiseVector(new Rng('z'), 4000, 0), expected);
+    assert.ok(expected.some((v) => Math.abs(v) > 1), 'the plain draws reach beyond 1');
+    const cut = noiseVector(new Rng('z'), 4000, 1);
+    assert.ok(cut.every((v) => Math.abs(v) <= 1));
+    // Every draw inside the limit is kept, in order: the first values are the plain ones up to the first redraw.
+    const first = expected.findIndex((v) => Math.abs(v) > 1);
+    assert.deepEqual(cut.subarray(0, first), expected.subarray(0, first));
+    assert.equal(cut[first], expected.slice(first).find((v) => Math.abs(v) <= 1));
   });
 
   it("Adam's scale multiplies its learning rate: lr 0.01 at scale 0.5 steps exactly as lr 0.005", () => {

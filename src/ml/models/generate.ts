@@ -24,3 +24,18 @@ export async function loadGenerator(tf: Tf, up: StageInputs): Promise<{ info: Mo
 export function toUnit(tf: Tf, info: ModelInfo, out: TF.Tensor): TF.Tensor {
   return info.kind === 'gan' ? tf.div(tf.add(out, 1), 2) : out;
 }
+
+/**
+ * `length` standard normal draws for a generator's input. With `truncation`
+ * above 0, a draw beyond ±truncation is drawn again (the truncation trick,
+ * Brock et al. 2019); 0 keeps every draw, so the noise is what it always was.
+ */
+export function noiseVector(rng: { normal(): number }, length: number, truncation: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    let v = rng.normal();
+    while (truncation > 0 && Math.abs(v) > truncation) v = rng.normal();
+    out[i] = v;
+  }
+  return out;
+}
