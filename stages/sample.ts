@@ -1,6 +1,7 @@
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { encodePng, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
+import { highest } from '../src/ml/models/highest.js';
 import { loadGenerator, noiseVector, toUnit, type ModelInfo } from '../src/ml/models/generate.js';
 import { fromPlain, importLayersModel, toPlain } from '../src/ml/models/io.js';
 import { Rng } from '../src/core/stage.js';
@@ -11,6 +12,7 @@ import { stageTf, type TfParams, type Tf } from '../src/ml/tfjs/backend.js';
 export interface SampleParams extends TfParams {
   count: number;
   truncation: number;
+  reject: number;
   grid: number;
   singles: number;
   reconstructions: number;
@@ -32,16 +34,25 @@ export default defineStage<SampleParams>({
       const { info, net, zDim } = await loadGenerator(tf, up);
       const rng = new Rng(`${p.seed}:${name}`);
       const size = info.size;
-      const all = new Float32Array(p.count * size * size);
-      for (let i = 0; i < p.count; i += batch) {
-        const n = Math.min(batch, p.count - i);
+      const judge = info.kind === 'gan' && p.reject > 0 ? await loadDiscriminator(tf, up, name) : undefined;
+      // With a judge, count / (1 − reject) images are drawn, each with its logit, and the count most real kept.
+      const drawn = judge ? Math.ceil(p.count / (1 - p.reject)) : p.count;
+      const all = new Float32Array(drawn * size * size);
+      const logits = new Float32Array(drawn);
+      for (let i = 0; i < drawn; i += batch) {
+        const n = Math.min(batch, drawn - i);
         const z = tf.tensor2d(noiseVector(rng, n * zDim, p.truncation), [n, zDim]);
-        const out = tf.tidy(() => toUnit(tf, info, net.predict(z) as TF.Tensor));
+        const raw = net.predict(z) as TF.Tensor;
+        const out = tf.tidy(() => toUnit(tf, info, raw));
         all.set(await out.data(), i * size * size);
-        z.dispose();
-        out.dispose();
+        const judged = judge ? (judge.predict(raw) as TF.Tensor) : undefined;
+        if (judged) logits.set(await judged.data(), i);
+        tf.dispose([z, raw, out, ...(judged ? [judged] : [])]);
       }
-      const samples: Tensor = { dtype: 'float32', shape: [p.count, size, size, 1], data: all };
+      judge?.dispose();
+      const kept = judge ? highest(logits, p.count) : undefined;
+      if (kept) ctx.log.info(`${name}: kept the ${p.count} of ${drawn} drawn images its discriminator scores most real (logit ≥ ${Math.min(...kept.map((k) => logits[k]!)).toFixed(2)}; all drawn: ${Math.min(...logits).toFixed(2)} to ${Math.max(...logits).toFixed(2)})`);
+      const samples: Tensor = { dtype: 'float32', shape: [p.count, size, size, 1], data: kept ? pick(all, kept, size * size) : all };
       ctx.output.tensor(name, samples);
       const dir = `samples/${name}`;
       const g = Math.min(p.grid * p.grid, p.count);
@@ -56,6 +67,20 @@ export default defineStage<SampleParams>({
     ctx.output.json('samples', listing);
   },
 });
+
+/** A GAN's discriminator, for rejection; it must judge one image at a time. */
+async function loadDiscriminator(tf: Tf, up: StageInputs, name: string): Promise<TF.LayersModel> {
+  const d = await importLayersModel(tf, up.file('discriminator/model.json'), up.file('discriminator/weights.bin'));
+  const channels = d.inputs[0]!.shape[3];
+  if (channels !== 1) throw new Error(`reject needs a GAN discriminator that judges one image at a time; ${name}'s judges ${channels} at once (pack: ${channels})`);
+  return d;
+}
+
+function pick(images: Float32Array, rows: number[], length: number): Float32Array {
+  const out = new Float32Array(rows.length * length);
+  rows.forEach((r, k) => out.set(images.subarray(r * length, (r + 1) * length), k * length));
+  return out;
+}
 
 /** Held-out images beside their reconstructions, and straight-line walks between two encoded images. */
 async function vaeExtras(

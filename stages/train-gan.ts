@@ -2,6 +2,7 @@ import type * as TF from '../src/ml/tfjs/tf.js';
 import { tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { imageLayout, writeHistory, writeModel } from '../src/ml/models/artifacts.js';
+import { noiseVector } from '../src/ml/models/generate.js';
 import { toPlain } from '../src/ml/models/io.js';
 import type { DiffAugmentOp } from '../src/ml/models/diffaugment.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
@@ -23,6 +24,8 @@ export interface TrainGanParams extends TfParams {
   lr: number;
   lrD: number;
   lrDecay: number;
+  topK: number;
+  topKDecay: number;
   beta1: number;
   loss: ganTrainer.GanLoss;
   labelSmoothing: number;
@@ -66,7 +69,7 @@ export default defineStage<TrainGanParams>({
     // Samples, progress frames and the exported generator use the averaged weights when there are any.
     const averaged = <T>(fn: () => Promise<T>) => (average ? average.swapped(fn) : fn());
     const fixedRng = new Rng(`${p.seed}:fixed-noise`);
-    const fixed = tf.tensor2d(Float32Array.from({ length: p.progressSamples * p.noise }, () => fixedRng.normal()), [p.progressSamples, p.noise]);
+    const fixed = tf.tensor2d(noiseVector(fixedRng, p.progressSamples * p.noise, 0), [p.progressSamples, p.noise]);
     const totalSteps = p.epochs * Math.floor(images.shape[0]! / perStep);
     const render = async (epoch: number) => {
       const out = await averaged(async () => tf.tidy(() => tf.div(tf.add(generator.predict(fixed) as TF.Tensor, 1), 2)));
@@ -85,10 +88,12 @@ export default defineStage<TrainGanParams>({
         weights: [...weights, ...(average?.shadow ?? []), ...(bound?.vectors ?? [])],
         optimizers: opts,
         async step(batch, rng) {
-          // Instance noise falls linearly to 0 over the whole run; the rates over its last lrDecay.
+          // Instance noise falls linearly to 0 over the whole run; the rates over its last lrDecay; the share
+          // of generated images the generator learns from by topKDecay an epoch, down to topK.
           const done = opts[0]!.step / totalSteps;
           for (const o of opts) o.scale = linearDecay(done, p.lrDecay);
-          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1) }, pool);
+          const keep = Math.max(p.topK, p.topKDecay ** Math.floor(done * p.epochs));
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), keep }, pool);
           bound?.project();
           average?.update();
           return losses;

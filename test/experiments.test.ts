@@ -179,6 +179,14 @@ describe('experiments', () => {
     assert.ok(steps[0]! > 1 && steps.at(-1) === 60, `resumed at step ${steps[0]}`);
     const all = pipe(dir, 'scalars', 'train-vae', '--experiment', 'epochs=30', '--json').stdout.trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
     assert.deepEqual(all, Array.from({ length: 60 }, (_, i) => i + 1));
+    // -S names the same run by its params; with --experiment as well it is refused; params never run are said so.
+    assert.deepEqual(pipe(dir, 'scalars', 'train-vae', '-S', 'train-vae.epochs=30', '--json').stdout.trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step), all);
+    const both = pipe(dir, 'scalars', 'train-vae', '-S', 'train-vae.epochs=30', '--experiment', 'epochs=30');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /pipe scalars takes -S or --experiment, not both: each names a run/);
+    const never = pipe(dir, 'scalars', 'train-vae', '-S', 'train-vae.epochs=31');
+    assert.equal(never.code, 2);
+    assert.match(never.stderr, /stage 'train-vae' has no run with train-vae\.epochs=31 in this cache \(run 'pipe run -S train-vae\.epochs=31' first\)/);
     assert.match(pipe(dir, 'scalars', 'ingest').stderr, /stage 'ingest' logged no scalars in that run \(only training stages do\)/);
   });
 

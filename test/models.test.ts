@@ -10,7 +10,7 @@ import { packImages } from '../src/ml/models/pack.js';
 import { linearDecay } from '../src/ml/models/schedule.js';
 import { noiseVector } from '../src/ml/models/generate.js';
 import { buildGan } from '../src/ml/models/gan.js';
-import { adversarialLosses } from '../src/ml/models/gan-trainer.js';
+import { adversarialLosses, topRows } from '../src/ml/models/gan-trainer.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
 import { exportLayersModel, importLayersModel } from '../src/ml/models/io.js';
@@ -182,6 +182,26 @@ describe('models', () => {
     const mean = (l: number[], y: number) => (ce(l[0]!, y) + ce(l[1]!, y)) / 2;
     assert.ok(Math.abs(value(ns.dLoss(real, fake)) - (mean([2, 0.5], 0.9) + mean([-0.5, 1], 0))) < 1e-6);
     assert.ok(Math.abs(value(ns.gLoss(fake)) - mean([-0.5, 1], 1)) < 1e-6);
+  });
+
+  it('top-k training: the generator learns only from the rows the discriminator scores most real', () => {
+    const fake = tf.tensor2d([3, -1, 2, 0, 2], [5, 1]);
+    const softplus = (v: number) => Math.log1p(Math.exp(v));
+    // keep 0.5 of 5 rows is 3 (round(2.5)): logits 3 and both 2s; the first of equals comes first.
+    assert.deepEqual(Array.from(topRows(tf, fake, 0.5).tensor.dataSync()), [1, 0, 1, 0, 1]);
+    assert.deepEqual(Array.from(topRows(tf, fake, 0.2).tensor.dataSync()), [1, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(topRows(tf, fake, 0.01).tensor.dataSync()), [1, 0, 0, 0, 0]);
+    const ns = adversarialLosses(tf, 'non-saturating', 0.1);
+    assert.ok(Math.abs(ns.gLoss(fake, 0.5).dataSync()[0]! - (softplus(-3) + 2 * softplus(-2)) / 3) < 1e-6);
+    // keep 1 is the plain loss over every row.
+    assert.ok(Math.abs(ns.gLoss(fake, 1).dataSync()[0]! - [3, -1, 2, 0, 2].reduce((a, l) => a + softplus(-l), 0) / 5) < 1e-6);
+    const hinge = adversarialLosses(tf, 'hinge', 0);
+    assert.ok(Math.abs(hinge.gLoss(fake, 0.5).dataSync()[0]! - -7 / 3) < 1e-6);
+    // No gradient reaches the rows left out: d/dl softplus(-l) = -σ(-l), divided by the 3 kept.
+    const grad = tf.grad((l: TF.Tensor) => ns.gLoss(l, 0.5))(fake).dataSync();
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    const close = (a: ArrayLike<number>, b: number[]) => Array.from(a).every((x, i) => Math.abs(x - b[i]!) < 1e-6);
+    assert.ok(close(grad, [-sig(-3) / 3, 0, -sig(-2) / 3, 0, -sig(-2) / 3]), String(grad));
   });
 
   it('an exported LayersModel loads back and gives the same output', async () => {

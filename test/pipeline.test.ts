@@ -5,6 +5,7 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { decodeNpy } from '../src/core/npy.js';
 import { importLayersModel } from '../src/ml/models/io.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
 import { browser } from './browser.js';
@@ -191,6 +192,45 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.equal(r.code, 1);
     assert.match(r.stderr, /stage 'train-gan' failed: pack: 3 needs a batch that 1 thread can split into whole packs \(a multiple of 3\); batchSize is 32\n/);
     assert.doesNotMatch(r.stdout, /\[train-gan\] train /);
+  });
+
+  it("discriminator rejection: the GAN's samples are the most real of twice as many draws; the VAE's stay; a packed discriminator is refused", () => {
+    const r = pipe(dir, 'run', '-S', 'sample.reject=0.5', '--until', 'sample');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[sample\] train-gan: kept the 32 of 64 drawn images its discriminator scores most real \(logit ≥ -?\d+\.\d\d; all drawn: -?\d+\.\d\d to -?\d+\.\d\d\)\n/);
+    const rows = (model: string, ...set: string[]) => {
+      const file = join(dir, `${model}.npy`);
+      assert.equal(pipe(dir, 'export', ...set, 'sample', model, file).code, 0);
+      const t = decodeNpy(readFileSync(file), file);
+      const n = t.data.length / t.shape[0]!;
+      return Array.from({ length: t.shape[0]! }, (_, i) => Buffer.from((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset + i * n * 4, n * 4).toString('base64'));
+    };
+    const reject = ['-S', 'sample.reject=0.5'];
+    assert.deepEqual(rows('train-vae', ...reject), rows('train-vae'));
+    const [plain, kept] = [rows('train-gan'), rows('train-gan', ...reject)];
+    assert.equal(kept.length, 32);
+    // The first 32 of the 64 draws are the plain run's samples: those kept come first, in their order, and
+    // the rest are later draws.
+    const early = kept.filter((k) => plain.includes(k));
+    assert.ok(early.length > 0 && early.length < 32, String(early.length));
+    assert.deepEqual(kept.slice(0, early.length), early);
+    assert.deepEqual(early.map((k) => plain.indexOf(k)), early.map((k) => plain.indexOf(k)).sort((a, b) => a - b));
+    const packed = pipe(dir, 'run', '-S', 'train-gan.epochs=1', '-S', 'train-gan.pack=2', ...reject, '--until', 'sample');
+    assert.equal(packed.code, 1);
+    assert.match(packed.stderr, /stage 'sample' failed: reject needs a GAN discriminator that judges one image at a time; train-gan's judges 2 at once \(pack: 2\)\n/);
+  });
+
+  it('top-k training: the GAN steps as the plain run while the share kept is 1, then learns from the most real images only', () => {
+    const g = (...args: string[]) => pipe(dir, 'scalars', 'train-gan', '--json', ...args).stdout.trim().split('\n').map((l) => (JSON.parse(l) as { g: number }).g);
+    const r = pipe(dir, 'run', '-S', 'train-gan.topK=0.5', '-S', 'train-gan.topKDecay=0.5', '--until', 'train-gan');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const [plain, top] = [g(), g('-S', 'train-gan.topK=0.5', '-S', 'train-gan.topKDecay=0.5')];
+    // Two steps an epoch: the first epoch keeps every image, so its steps are the plain run's to the bit.
+    assert.equal(plain.length, 4);
+    assert.deepEqual(top.slice(0, 2), plain.slice(0, 2));
+    // The third step starts from the same weights and scores the same images, but averages only the half
+    // the discriminator finds most real, whose loss is the lowest.
+    assert.ok(top[2]! < plain[2]!, `${top[2]} < ${plain[2]}`);
   });
 });
 

@@ -351,19 +351,15 @@ cli
 
 cli
   .command('scalars <stage>', "The per-step scalars a training stage logged (loss terms, lr, throughput), as CSV or --json lines: pipe.lock's run, or an experiment's")
-  .option('--experiment <name>', 'The run of this experiment (see pipe exp show) instead of pipe.lock\'s')
+  .option('--experiment <name>', 'The run of this experiment (see pipe exp show) instead of pipe.lock\'s (or, with -S, the run of those params)')
   .example('pipe scalars train-gan > gan-steps.csv')
   .example('pipe scalars train-vae --experiment lr=1e-4 --json')
   .action(async (stage: string, opts: CommonOpts & { experiment?: string }) => {
-    const { experimentRows, findRow, WORKSPACE } = await import('./experiment-rows.js');
     const { csv } = await import('./comparison.js');
     const project = await open(opts);
     try {
       project.dag.names([stage], 'pipe scalars');
-      const row = findRow(experimentRows(project), opts.experiment ?? WORKSPACE);
-      const fp = row.fingerprints[stage];
-      if (!fp) throw new ConfigError(`${row.name} has no result for stage '${stage}'${row.source === 'workspace' ? " (run 'pipe run' first)" : ''}`);
-      const rows = project.store.scalarsOf(fp);
+      const rows = project.store.scalarsOf(await scalarsRun(project, stage, opts));
       if (opts.json) for (const r of rows) console.log(JSON.stringify({ step: r.step, ...r.values }));
       else {
         const keys = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
@@ -374,6 +370,22 @@ cli
       await project.close();
     }
   });
+
+/** The run whose scalars `pipe scalars` prints: with -S, the run of those params; else the experiment's, or pipe.lock's. */
+async function scalarsRun(project: Project, stage: string, opts: CommonOpts & { experiment?: string }): Promise<string> {
+  const set = [opts.set ?? []].flat();
+  if (set.length) {
+    if (opts.experiment) throw new ConfigError('pipe scalars takes -S or --experiment, not both: each names a run');
+    const fp = project.state(stage).fingerprint;
+    if (!fp || !project.store.getRun(fp)) throw new ConfigError(`stage '${stage}' has no run with ${set.join(' ')} in this cache (run 'pipe run ${set.map((x) => `-S ${x}`).join(' ')}' first)`);
+    return fp;
+  }
+  const { experimentRows, findRow, WORKSPACE } = await import('./experiment-rows.js');
+  const row = findRow(experimentRows(project), opts.experiment ?? WORKSPACE);
+  const fp = row.fingerprints[stage];
+  if (!fp) throw new ConfigError(`${row.name} has no result for stage '${stage}'${row.source === 'workspace' ? " (run 'pipe run' first)" : ''}`);
+  return fp;
+}
 
 cli
   .command('ui', 'A local web app for this pipeline: the DAG with live stage states, per-step curves, progress frames, experiments compared')

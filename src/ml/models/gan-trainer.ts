@@ -3,6 +3,7 @@ import type { Tf } from '../tfjs/tf.js';
 import { sigmoidCrossEntropy } from '../tfjs/fused-ops.js';
 import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
+import { highest } from './highest.js';
 import { leanGradients } from './lean-grads.js';
 import { modelVars } from './loop.js';
 import { packImages } from './pack.js';
@@ -31,14 +32,38 @@ export interface GanRecipe {
  */
 export type GanLoss = 'non-saturating' | 'hinge';
 
-/** The discriminator's loss on its logits for real and generated images, and the generator's on those for its images. */
+/**
+ * The discriminator's loss on its logits for real and generated images, and
+ * the generator's on those for its images. With keep < 1 the generator's
+ * loss averages only the rows the discriminator scores most real, that share
+ * of them (top-k training: Sinha et al. 2020).
+ */
 export function adversarialLosses(tf: Tf, loss: GanLoss, labelSmoothing: number) {
   const bce = (logits: TF.Tensor, label: number) => sigmoidCrossEntropy(tf, logits, label);
   const hinge = (logits: TF.Tensor, sign: 1 | -1) => tf.mean(tf.relu(tf.sub(1, tf.mul(logits, sign)))) as TF.Scalar;
+  // The generator's loss of each row: -log σ(l) for the cross-entropy against "real", -l for hinge.
+  const gRows = (fake: TF.Tensor) => (loss === 'hinge' ? tf.neg(fake) : tf.softplus(tf.neg(fake)));
   return {
     dLoss: (real: TF.Tensor, fake: TF.Tensor) => (loss === 'hinge' ? tf.add(hinge(real, 1), hinge(fake, -1)) : tf.add(bce(real, 1 - labelSmoothing), bce(fake, 0))) as TF.Scalar,
-    gLoss: (fake: TF.Tensor) => (loss === 'hinge' ? tf.neg(tf.mean(fake)) : bce(fake, 1)) as TF.Scalar,
+    gLoss: (fake: TF.Tensor, keep = 1): TF.Scalar => {
+      if (keep >= 1) return (loss === 'hinge' ? tf.neg(tf.mean(fake)) : bce(fake, 1)) as TF.Scalar;
+      const mask = topRows(tf, fake, keep);
+      return tf.div(tf.sum(tf.mul(gRows(fake), mask.tensor)), mask.k);
+    },
   };
+}
+
+/**
+ * A constant 0/1 column marking the round(keep · rows) rows (at least one)
+ * of the highest logits. It is read on the host, so it stays out of the
+ * gradient (tfjs has no gradient for TopK).
+ */
+export function topRows(tf: Tf, logits: TF.Tensor, keep: number): { tensor: TF.Tensor; k: number } {
+  const values = logits.dataSync();
+  const k = Math.max(1, Math.round(keep * values.length));
+  const mask = new Float32Array(values.length);
+  for (const i of highest(values, k)) mask[i] = 1;
+  return { tensor: tf.tensor(mask, logits.shape), k };
 }
 
 /** This module, for replica threads to import (trainer.ts): only a stage's own model code is in its key. */
@@ -50,6 +75,7 @@ export const url = import.meta.url;
  * noise for each phase; with DiffAugment, a draw for each image set the
  * discriminator sees (real, generated in its phase, generated in the
  * generator's); while scalars.sigma > 0, instance noise for each of them too.
+ * scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
  */
 export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
@@ -82,7 +108,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         lr: r.lr,
         beta1: r.beta1,
         loss: (_x, ins, s) => {
-          const g = gLoss(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor);
+          const g = gLoss(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor, s.keep);
           return { total: g, report: { g } };
         },
       },
