@@ -1,0 +1,84 @@
+/**
+ * How far the augment stage's copies are from real signatures in evaluate's own feature space: its
+ * training originals, its augmented copies, and copies made with one transform at a time, each scored
+ * like a model's samples (200 images, precision/recall k=3, against the first half of the validation
+ * images). A generator learns the set it trains on, so a copy's precision bounds what a GAN trained on
+ * such copies can reach. Needs a finished default run (augment and features cached):
+ *   npm run bench:augment
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeNpy } from '../src/core/npy.js';
+import { Rng } from '../src/core/rng.js';
+import type { Tensor } from '../src/core/stage.js';
+import { augmentImage, type AugmentOptions } from '../src/ml/data/warp.js';
+import { pickImages } from '../src/ml/data/images.js';
+import { frechetDistance, features, prdc, type Features } from '../src/ml/metrics/stats.js';
+import { embeddingNet } from '../src/ml/models/features.js';
+import { fromPlain, importLayersModel } from '../src/ml/models/io.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
+import type * as TF from '../src/ml/tfjs/tf.js';
+
+const N = 200;
+const none: AugmentOptions = { rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 0 } };
+const VARIANTS: Array<[string, Partial<AugmentOptions>]> = [
+  ['rotate up to 6° alone', { rotate: 6 }],
+  ['shift up to 3 px alone', { translate: 3 }],
+  ['scale up to 8% alone', { scale: 0.08 }],
+  ['rotate up to 3°', { rotate: 3 }],
+  ['shift up to 1 px', { translate: 1 }],
+  ['elastic (α 4, σ 3)', { elastic: { alpha: 4, sigma: 3 } }],
+];
+
+function exported(dir: string, output: string, ext = 'npy'): Buffer {
+  const file = join(dir, `${output}.${ext}`);
+  execFileSync(process.execPath, ['bin/pipe.js', 'export', 'augment', output, file], { stdio: 'ignore' });
+  return readFileSync(file);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pipe-augprec-'));
+try {
+  const train = decodeNpy(exported(dir, 'train'), 'augment train');
+  const val = decodeNpy(exported(dir, 'val'), 'augment val');
+  const meta = JSON.parse(exported(dir, 'trainMeta', 'json').toString('utf8')) as Array<{ path: string }>;
+  const { polarity } = JSON.parse(exported(dir, 'format', 'json').toString('utf8')) as { polarity: 'ink-one' | 'ink-dark' };
+  const paper = polarity === 'ink-one' ? 0 : 1;
+  const { tf } = await loadTf('auto');
+  const cls = 'artifacts/features/classifier';
+  const net = embeddingNet(tf, await importLayersModel(tf, readFileSync(`${cls}/model.json`), readFileSync(`${cls}/weights.bin`)));
+  const embed = async (t: Tensor): Promise<Features> => {
+    const x = fromPlain(tf, t);
+    const f = tf.tidy(() => net.predict(x) as TF.Tensor);
+    const out = features(t.shape[0]!, f.shape[1]!, (await f.data()) as Float32Array);
+    x.dispose();
+    f.dispose();
+    return out;
+  };
+  const size = val.shape[1]!;
+  const px = size * size;
+  const firstHalf = Array.from({ length: val.shape[0]! }, (_, i) => i).filter((i) => i % 2 === 0);
+  const real = await embed(pickImages(val, firstHalf.slice(0, N)));
+  // With keepOriginals, each original comes first and its copies after it, under the same path.
+  const firsts = meta.flatMap((m, i) => (i === 0 || meta[i - 1]!.path !== m.path ? [i] : []));
+  if (firsts.length === meta.length) throw new Error('augment made no copies (copies: 0): nothing to compare');
+  const originals = new Rng('augment-precision').shuffle(firsts).slice(0, N);
+  const sets: Array<[string, Tensor]> = [
+    ['training originals', pickImages(train, originals)],
+    ['the default\'s augmented copies', pickImages(train, originals.map((i) => i + 1))],
+  ];
+  for (const [name, o] of VARIANTS) {
+    const data = new Float32Array(N * px);
+    originals.forEach((i, k) => data.set(augmentImage((train.data as Float32Array).subarray(i * px, (i + 1) * px), size, { ...none, ...o }, new Rng(`augment-precision:${i}`), paper), k * px));
+    sets.push([name, { dtype: 'float32', shape: [N, size, size, 1], data }]);
+  }
+  console.log('| set | own FD | own precision / recall |\n|---|---|---|');
+  for (const [name, t] of sets) {
+    const f = await embed(t);
+    const s = prdc(real, f, 3, 5);
+    console.log(`| ${name} | ${frechetDistance(real, f).toFixed(1)} | ${s.precision.toFixed(3)} / ${s.recall.toFixed(3)} |`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
