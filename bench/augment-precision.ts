@@ -15,11 +15,9 @@ import { Rng } from '../src/core/rng.js';
 import type { Tensor } from '../src/core/stage.js';
 import { augmentImage, type AugmentOptions } from '../src/ml/data/warp.js';
 import { pickImages } from '../src/ml/data/images.js';
-import { frechetDistance, features, prdc, type Features } from '../src/ml/metrics/stats.js';
-import { embeddingNet } from '../src/ml/models/features.js';
-import { fromPlain, importLayersModel } from '../src/ml/models/io.js';
+import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
+import { frechetDistance, prdc } from '../src/ml/metrics/stats.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
-import type * as TF from '../src/ml/tfjs/tf.js';
 
 const N = 200;
 const none: AugmentOptions = { rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 0 } };
@@ -47,19 +45,10 @@ try {
   const paper = polarity === 'ink-one' ? 0 : 1;
   const { tf } = await loadTf('auto');
   const cls = 'artifacts/features/classifier';
-  const net = embeddingNet(tf, await importLayersModel(tf, readFileSync(`${cls}/model.json`), readFileSync(`${cls}/weights.bin`)));
-  const embed = async (t: Tensor): Promise<Features> => {
-    const x = fromPlain(tf, t);
-    const f = tf.tidy(() => net.predict(x) as TF.Tensor);
-    const out = features(t.shape[0]!, f.shape[1]!, (await f.data()) as Float32Array);
-    x.dispose();
-    f.dispose();
-    return out;
-  };
+  const embed = await ownSpace(tf, readFileSync(`${cls}/model.json`), readFileSync(`${cls}/weights.bin`));
   const size = val.shape[1]!;
   const px = size * size;
-  const firstHalf = Array.from({ length: val.shape[0]! }, (_, i) => i).filter((i) => i % 2 === 0);
-  const real = await embed(pickImages(val, firstHalf.slice(0, N)));
+  const real = await embed(pickImages(val, validationHalves(val.shape[0]!)[0].slice(0, N)));
   // With keepOriginals, each original comes first and its copies after it, under the same path.
   const firsts = meta.flatMap((m, i) => (i === 0 || meta[i - 1]!.path !== m.path ? [i] : []));
   if (firsts.length === meta.length) throw new Error('augment made no copies (copies: 0): nothing to compare');

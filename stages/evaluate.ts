@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type * as TF from '../src/ml/tfjs/tf.js';
 import { headImages, pickImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
-import { embeddingNet } from '../src/ml/models/features.js';
-import { fromPlain, importLayersModel } from '../src/ml/models/io.js';
+import { fromPlain } from '../src/ml/models/io.js';
+import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
 import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
 import { inkNormalised, median, nearestTraining } from '../src/ml/metrics/memorisation.js';
 import { blankImages, digitImages } from '../src/ml/metrics/sanity.js';
@@ -98,9 +98,8 @@ export default defineStage<EvaluateParams>({
     const testMeta = data.json<ImageMeta[]>('testMeta');
     const trainMeta = data.json<ImageMeta[]>('trainMeta');
     const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
-    // The training writers' validation images (no model trained on them) in two halves, alternate images so both
-    // hold every writer: the first is what every set is compared with, the second is the real-vs-real row.
-    const halves = [0, 1].map((h) => Array.from({ length: val.shape[0]! }, (_, i) => i).filter((i) => i % 2 === h));
+    // The training writers' validation images, which no model trained on.
+    const halves = validationHalves(val.shape[0]!);
     const n = Math.min(p.n, halves[1]!.length, test.shape[0]!, ...sets.map((s) => s.images.shape[0]!));
     if (n < 10) {
       throw new Error(`only ${n} images per set (validation: ${val.shape[0]}, halved for the real-vs-real row; held out: ${test.shape[0]}); raise ingest's validation or holdout, or the sample count`);
@@ -151,19 +150,7 @@ export default defineStage<EvaluateParams>({
     if (p.networks.includes('own')) {
       const model = feats!.file('classifier/model.json');
       const weights = feats!.file('classifier/weights.bin');
-      const classifier = await importLayersModel(tf, model, weights);
-      const net = embeddingNet(tf, classifier);
-      const dim = feats!.json<{ dim: number }>('model').dim;
-      spaces.push(
-        memoised('own', `own-${sha256(model, weights)}`, async (t) => {
-          const x = fromPlain(tf, t);
-          const f = tf.tidy(() => net.predict(x) as TF.Tensor);
-          const out = features(t.shape[0]!, dim, (await f.data()) as Float32Array);
-          x.dispose();
-          f.dispose();
-          return out;
-        }),
-      );
+      spaces.push(memoised('own', `own-${sha256(model, weights)}`, await ownSpace(tf, model, weights)));
     }
     for (const name of p.networks.filter((x): x is ImagenetNet => x !== 'own')) {
       const net = await loadImagenetNet(tf, name);
