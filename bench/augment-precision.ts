@@ -20,13 +20,14 @@ import { frechetDistance, prdc } from '../src/ml/metrics/stats.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
 
 const N = 200;
-const none: AugmentOptions = { rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 0 } };
+const none: AugmentOptions = { interpolation: 'lanczos3', rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 0 } };
 const VARIANTS: Array<[string, Partial<AugmentOptions>]> = [
+  ['rotate 6°, shift 3 px, scale 8%, bilinear (the default before)', { rotate: 6, translate: 3, scale: 0.08, interpolation: 'bilinear' }],
+  ['shift up to 3 px alone, bilinear', { translate: 3, interpolation: 'bilinear' }],
+  ['shift up to 1 px, bilinear', { translate: 1, interpolation: 'bilinear' }],
   ['rotate up to 6° alone', { rotate: 6 }],
   ['shift up to 3 px alone', { translate: 3 }],
   ['scale up to 8% alone', { scale: 0.08 }],
-  ['rotate up to 3°', { rotate: 3 }],
-  ['shift up to 1 px', { translate: 1 }],
   ['elastic (α 4, σ 3)', { elastic: { alpha: 4, sigma: 3 } }],
 ];
 
@@ -57,11 +58,25 @@ try {
     ['training originals', pickImages(train, originals)],
     ['the default\'s augmented copies', pickImages(train, originals.map((i) => i + 1))],
   ];
-  for (const [name, o] of VARIANTS) {
+  const at = (img: Float32Array, x: number, y: number) => (x < 0 || y < 0 || x >= size || y >= size ? paper : img[y * size + x]!);
+  const made = (name: string, copy: (img: Float32Array, r: Rng) => Float32Array) => {
     const data = new Float32Array(N * px);
-    originals.forEach((i, k) => data.set(augmentImage((train.data as Float32Array).subarray(i * px, (i + 1) * px), size, { ...none, ...o }, new Rng(`augment-precision:${i}`), paper), k * px));
+    originals.forEach((i, k) => data.set(copy((train.data as Float32Array).subarray(i * px, (i + 1) * px), new Rng(`augment-precision:${i}`)), k * px));
     sets.push([name, { dtype: 'float32', shape: [N, size, size, 1], data }]);
-  }
+  };
+  for (const [name, o] of VARIANTS) made(name, (img, r) => augmentImage(img, size, { ...none, ...o }, r, paper));
+  // Shift and blur apart: a move by whole pixels resamples nothing; the mean of each 2×2 block is the
+  // blur of a bilinear half-pixel shift without the shift.
+  made('shift up to 3 whole pixels (nothing resampled)', (img, r) => {
+    const [dx, dy] = [r.int(7) - 3, r.int(7) - 3];
+    return Float32Array.from({ length: px }, (_, p) => at(img, (p % size) - dx, Math.floor(p / size) - dy));
+  });
+  made('blurred as by a half-pixel bilinear shift, not shifted', (img) =>
+    Float32Array.from({ length: px }, (_, p) => {
+      const [x, y] = [p % size, Math.floor(p / size)];
+      return (at(img, x, y) + at(img, x + 1, y) + at(img, x, y + 1) + at(img, x + 1, y + 1)) / 4;
+    }),
+  );
   console.log('| set | own FD | own precision / recall |\n|---|---|---|');
   for (const [name, t] of sets) {
     const f = await embed(t);

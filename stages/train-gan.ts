@@ -30,6 +30,7 @@ export interface TrainGanParams extends TfParams {
   loss: ganTrainer.GanLoss;
   labelSmoothing: number;
   instanceNoise: number;
+  blur: number;
   diffAugment: DiffAugmentOp[];
   ema: number;
   minibatchStd: boolean;
@@ -88,12 +89,12 @@ export default defineStage<TrainGanParams>({
         weights: [...weights, ...(average?.shadow ?? []), ...(bound?.vectors ?? [])],
         optimizers: opts,
         async step(batch, rng) {
-          // Instance noise falls linearly to 0 over the whole run; the rates over its last lrDecay; the share
+          // Instance noise and the blur of D's inputs fall linearly to 0 over the whole run; the rates over its last lrDecay; the share
           // of generated images the generator learns from by topKDecay an epoch, down to topK.
           const done = opts[0]!.step / totalSteps;
           for (const o of opts) o.scale = linearDecay(done, p.lrDecay);
           const keep = Math.max(p.topK, p.topKDecay ** Math.floor(done * p.epochs));
-          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), keep }, pool);
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), blur: p.blur * linearDecay(done, 1), keep }, pool);
           bound?.project();
           average?.update();
           return losses;

@@ -220,6 +220,21 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.match(packed.stderr, /stage 'sample' failed: reject needs a GAN discriminator that judges one image at a time; train-gan's judges 2 at once \(pack: 2\)\n/);
   });
 
+  it("the blur of the discriminator's inputs changes what it judges from the first step on; blur 0 is the plain run", () => {
+    const d = (...args: string[]) => pipe(dir, 'scalars', 'train-gan', '--json', ...args).stdout.trim().split('\n').map((l) => (JSON.parse(l) as { d: number }).d);
+    const r = pipe(dir, 'run', '-S', 'train-gan.blur=1', '--until', 'train-gan');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[train-gan\] running \(param blur changed: 0 -> 1\)/);
+    const [plain, blurred] = [d(), d('-S', 'train-gan.blur=1')];
+    assert.equal(blurred.length, plain.length);
+    // Same weights, noise and batch at the first step: only the blur of what D sees differs.
+    assert.notEqual(blurred[0], plain[0]);
+    // The plain run's key: its outputs come back from the cache, nothing trains.
+    const zero = pipe(dir, 'run', '-S', 'train-gan.blur=0', '--until', 'train-gan');
+    assert.match(zero.stdout, /\[train-gan\] restored from run-cache/);
+    assert.match(zero.stdout, /\n0 ran, 4 from cache in /);
+  });
+
   it('top-k training: the GAN steps as the plain run while the share kept is 1, then learns from the most real images only', () => {
     const g = (...args: string[]) => pipe(dir, 'scalars', 'train-gan', '--json', ...args).stdout.trim().split('\n').map((l) => (JSON.parse(l) as { g: number }).g);
     const r = pipe(dir, 'run', '-S', 'train-gan.topK=0.5', '-S', 'train-gan.topKDecay=0.5', '--until', 'train-gan');

@@ -4,6 +4,7 @@ import { sigmoidCrossEntropy } from '../tfjs/fused-ops.js';
 import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { highest } from './highest.js';
+import { applyBlur, blurInput } from './input-blur.js';
 import { leanGradients } from './lean-grads.js';
 import { modelVars } from './loop.js';
 import { packImages } from './pack.js';
@@ -74,8 +75,8 @@ export const url = import.meta.url;
  * each with its loss (GanLoss) and learning rate. Inputs, in order:
  * noise for each phase; with DiffAugment, a draw for each image set the
  * discriminator sees (real, generated in its phase, generated in the
- * generator's); while scalars.sigma > 0, instance noise for each of them too.
- * scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
+ * generator's); while scalars.sigma > 0, instance noise for each of them too; while scalars.blur > 0,
+ * the blur of σ = scalars.blur pixels every one of them gets (input-blur.ts). scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
  */
 export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
@@ -83,11 +84,12 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   leanGradients(tf, D);
   const { dLoss, gLoss } = adversarialLosses(tf, r.loss, r.labelSmoothing);
   const k = augmentInputs(r.diffAugment);
-  // What D sees of a set of images: augmented with its draw, jittered with its instance noise, packed.
-  const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, sigma: number) => {
-    const a = applyAugment(tf, t, ins.slice(2 + set * k, 2 + (set + 1) * k), r.diffAugment, r.paper);
-    const noise = ins[2 + 3 * k + set];
-    return packImages(tf, noise && sigma > 0 ? tf.add(a, tf.mul(noise, sigma)) : a, r.model.pack);
+  // What D sees of a set of images: augmented with its draw, blurred, jittered with its instance noise, packed.
+  const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, s: Record<string, number>) => {
+    const noisy = s.sigma! > 0;
+    const augmented = applyAugment(tf, t, ins.slice(2 + set * k, 2 + (set + 1) * k), r.diffAugment, r.paper);
+    const a = s.blur! > 0 ? applyBlur(tf, augmented, ins[2 + 3 * k + (noisy ? 3 : 0)]!, r.paper) : augmented;
+    return packImages(tf, noisy ? tf.add(a, tf.mul(ins[2 + 3 * k + set]!, s.sigma!)) : a, r.model.pack);
   };
   return {
     models: [G, D],
@@ -99,7 +101,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         loss: (x, ins, s) => {
           const real = tf.sub(tf.mul(x, 2), 1);
           const fake = G.apply(ins[0]!, { training: true }) as TF.Tensor;
-          const d = dLoss(D.apply(seen(real, ins, 0, s.sigma!), { training: true }) as TF.Tensor, D.apply(seen(fake, ins, 1, s.sigma!), { training: true }) as TF.Tensor);
+          const d = dLoss(D.apply(seen(real, ins, 0, s), { training: true }) as TF.Tensor, D.apply(seen(fake, ins, 1, s), { training: true }) as TF.Tensor);
           return { total: d, report: { d } };
         },
       },
@@ -108,7 +110,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         lr: r.lr,
         beta1: r.beta1,
         loss: (_x, ins, s) => {
-          const g = gLoss(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s.sigma!), { training: true }) as TF.Tensor, s.keep);
+          const g = gLoss(D.apply(seen(G.apply(ins[1]!, { training: true }) as TF.Tensor, ins, 2, s), { training: true }) as TF.Tensor, s.keep);
           return { total: g, report: { g } };
         },
       },
@@ -117,7 +119,12 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
       const z = [normalInput(rng, [n, r.model.noise]), normalInput(rng, [n, r.model.noise])];
       const aug = [0, 1, 2].flatMap(() => drawAugment(rng, n, r.model.size, r.diffAugment));
       const img = [n, r.model.size, r.model.size, 1];
-      return [...z, ...aug, ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : [])];
+      return [
+        ...z,
+        ...aug,
+        ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : []),
+        ...(s.blur! > 0 ? [blurInput(n, r.model.size, s.blur!)] : []),
+      ];
     },
   };
 }
