@@ -4,7 +4,7 @@ import { headImages, pickImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { fromPlain } from '../src/ml/models/io.js';
 import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
-import { IMAGENET_NETS, imagenetFeatures, loadImagenetNet, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
+import { IMAGENET_NETS, imagenetEmbedder, type ImagenetEmbedder, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
 import { inkNormalised, median, nearestTraining } from '../src/ml/metrics/memorisation.js';
 import { blankImages, digitImages } from '../src/ml/metrics/sanity.js';
 import type { RowKind, RowScores, SpaceScores } from '../src/ml/metrics/scores.js';
@@ -21,6 +21,7 @@ import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 
 export interface EvaluateParams extends TfParams {
   n: number;
+  threads: number;
   networks: Array<'own' | ImagenetNet>;
   kPrecision: number;
   kDensity: number;
@@ -152,80 +153,86 @@ export default defineStage<EvaluateParams>({
       const weights = feats!.file('classifier/weights.bin');
       spaces.push(memoised('own', `own-${sha256(model, weights)}`, await ownSpace(tf, model, weights)));
     }
-    for (const name of p.networks.filter((x): x is ImagenetNet => x !== 'own')) {
-      const net = await loadImagenetNet(tf, name);
-      spaces.push(
-        memoised(name, name, async (t) => {
-          // Photograph polarity: paper white, ink dark, whatever the tensors store.
-          const x = tf.tidy(() => {
-            const v = fromPlain(tf, t) as TF.Tensor4D;
-            return format.polarity === 'ink-one' ? tf.sub(1, v) : v;
-          }) as TF.Tensor4D;
-          const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, await imagenetFeatures(tf, net, name, x));
-          x.dispose();
-          return out;
-        }),
-      );
-    }
-    const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
-    const realFeats: Features[] = [];
-    for (const s of spaces) {
-      realFeats.push(await s.embed(real));
-      bar.tick();
-    }
-    const px = size * size;
-    const realPixels = features(n, px, real.data as Float32Array);
-    const flat = (t: Tensor) => tf.tidy(() => inkNormalised(tf, fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D));
-    const trainT = flat(train);
-    const nearestOf = async (t: Tensor) => {
-      const q = flat(t);
-      const r = await nearestTraining(tf, q, trainT);
-      q.dispose();
-      return r;
-    };
-    const realNearest = median((await nearestOf(real)).distance);
+    const embedders: ImagenetEmbedder[] = [];
     const scores: RowScores[] = [];
     const nearestSheets: ReportSection['images'] = [];
-    for (const row of rows) {
-      const sp: Record<string, SpaceScores> = {};
-      for (const [i, s] of spaces.entries()) {
-        const f = await s.embed(row.images);
-        sp[s.name] = { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
+    try {
+      for (const name of p.networks.filter((x): x is ImagenetNet => x !== 'own')) {
+        const net = await imagenetEmbedder(tf, name, p.threads, { backend, kernels: p.kernels, convt: p.convt });
+        embedders.push(net);
+        spaces.push(
+          memoised(name, name, async (t) => {
+            // Photograph polarity: paper white, ink dark, whatever the tensors store.
+            const x = tf.tidy(() => {
+              const v = fromPlain(tf, t) as TF.Tensor4D;
+              return format.polarity === 'ink-one' ? tf.sub(1, v) : v;
+            }) as TF.Tensor4D;
+            const out = features(t.shape[0]!, IMAGENET_NETS[name].dim, await net.embed(x));
+            x.dispose();
+            return out;
+          }),
+        );
+      }
+      const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
+      const realFeats: Features[] = [];
+      for (const s of spaces) {
+        realFeats.push(await s.embed(real));
         bar.tick();
       }
-      const pr = new Rng(`${p.seed}:pairs:${row.name}`);
-      let ms = 0;
-      for (let k = 0; k < p.pairs; k++) {
-        const a = pr.int(n);
-        let b = pr.int(n - 1);
-        if (b >= a) b++;
-        ms += msssim((row.images.data as Float32Array).subarray(a * px, (a + 1) * px), (row.images.data as Float32Array).subarray(b * px, (b + 1) * px), size);
+      const px = size * size;
+      const realPixels = features(n, px, real.data as Float32Array);
+      const flat = (t: Tensor) => tf.tidy(() => inkNormalised(tf, fromPlain(tf, { ...t, shape: [t.shape[0]!, px] }) as TF.Tensor2D));
+      const trainT = flat(train);
+      const nearestOf = async (t: Tensor) => {
+        const q = flat(t);
+        const r = await nearestTraining(tf, q, trainT);
+        q.dispose();
+        return r;
+      };
+      const realNearest = median((await nearestOf(real)).distance);
+      for (const row of rows) {
+        const sp: Record<string, SpaceScores> = {};
+        for (const [i, s] of spaces.entries()) {
+          const f = await s.embed(row.images);
+          sp[s.name] = { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
+          bar.tick();
+        }
+        const pr = new Rng(`${p.seed}:pairs:${row.name}`);
+        let ms = 0;
+        for (let k = 0; k < p.pairs; k++) {
+          const a = pr.int(n);
+          let b = pr.int(n - 1);
+          if (b >= a) b++;
+          ms += msssim((row.images.data as Float32Array).subarray(a * px, (a + 1) * px), (row.images.data as Float32Array).subarray(b * px, (b + 1) * px), size);
+        }
+        const near = await nearestOf(row.images);
+        const med = median(near.distance);
+        const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
+        if (row.kind === 'model') {
+          // The 16 generated images closest to a training image, each beside it.
+          const order = Array.from(near.distance.keys()).sort((a, b) => near.distance[a]! - near.distance[b]!).slice(0, 16);
+          const gen = tensorImages(pickImages(row.images, order), format.polarity);
+          const tr = tensorImages(pickImages(train, order.map((i) => near.index[i]!)), format.polarity);
+          const png = await gridPng(gen.flatMap((g, i) => [g, tr[i]!]), { cols: 8, cellWidth: size, cellHeight: size, header: Array.from({ length: 8 }, (_, i) => (i % 2 ? (size >= 48 ? 'training' : 'train') : size >= 48 ? 'generated' : 'gen.')) });
+          ctx.artifacts.write(`nearest-${row.name}.png`, png);
+          nearestSheets.push({ caption: `${row.name}: each generated image (left) beside its nearest training image (right)`, png });
+        }
+        scores.push({
+          name: row.name,
+          kind: row.kind,
+          n,
+          spaces: sp,
+          pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)),
+          msssim: ms / p.pairs,
+          memorisation: { ratio: med / realNearest, copyRate: copies / n, medianNearest: med },
+        });
+        bar.tick();
       }
-      const near = await nearestOf(row.images);
-      const med = median(near.distance);
-      const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
-      if (row.kind === 'model') {
-        // The 16 generated images closest to a training image, each beside it.
-        const order = Array.from(near.distance.keys()).sort((a, b) => near.distance[a]! - near.distance[b]!).slice(0, 16);
-        const gen = tensorImages(pickImages(row.images, order), format.polarity);
-        const tr = tensorImages(pickImages(train, order.map((i) => near.index[i]!)), format.polarity);
-        const png = await gridPng(gen.flatMap((g, i) => [g, tr[i]!]), { cols: 8, cellWidth: size, cellHeight: size, header: Array.from({ length: 8 }, (_, i) => (i % 2 ? (size >= 48 ? 'training' : 'train') : size >= 48 ? 'generated' : 'gen.')) });
-        ctx.artifacts.write(`nearest-${row.name}.png`, png);
-        nearestSheets.push({ caption: `${row.name}: each generated image (left) beside its nearest training image (right)`, png });
-      }
-      scores.push({
-        name: row.name,
-        kind: row.kind,
-        n,
-        spaces: sp,
-        pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)),
-        msssim: ms / p.pairs,
-        memorisation: { ratio: med / realNearest, copyRate: copies / n, medianNearest: med },
-      });
-      bar.tick();
+      bar.done();
+      trainT.dispose();
+    } finally {
+      await Promise.all(embedders.map((e) => e.close()));
     }
-    bar.done();
-    trainT.dispose();
     const reused = [...reuse].filter(([, c]) => c.reused > 0);
     if (reused.length) ctx.log.info(`features from earlier runs: ${reused.map(([space, c]) => `${space} ${c.reused} of ${c.sets} sets`).join(', ')}`);
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { imagenetEmbedder } from '../src/ml/metrics/imagenet.js';
 import { msssim } from '../src/ml/metrics/msssim.js';
+import { loadTf } from '../src/ml/tfjs/backend.js';
 import { features, frechetDistance, kid, mean, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
 import { Rng } from '../src/core/rng.js';
 
@@ -160,5 +162,28 @@ describe('the report page', async () => {
     assert.equal((html.match(/<figure hidden>/g) ?? []).length, 2);
     assert.match(html, /<figure><img alt="epoch 3"/);
     assert.match(html, /classList\.toggle\('zoom'\)/);
+  });
+});
+
+describe('ImageNet features on several threads', () => {
+  it('are the same bits as on one thread, whole batches to each', async () => {
+    const { tf } = await loadTf('wasm');
+    // 40 images: this thread embeds the first batch of 32, the worker the last 8.
+    const images = tf.randomUniform([40, 16, 16, 1], 0, 1, 'float32', 3) as import('../src/ml/tfjs/tf.js').Tensor4D;
+    const runtime = { backend: 'wasm' as const, kernels: 'pipe' as const, convt: 'auto' as const };
+    const embed = async (threads: number) => {
+      const e = await imagenetEmbedder(tf, 'mobilenet_v2', threads, runtime);
+      try {
+        return await e.embed(images);
+      } finally {
+        await e.close();
+      }
+    };
+    const one = await embed(1);
+    const two = await embed(2);
+    images.dispose();
+    assert.equal(one.length, 40 * 1280);
+    assert.ok(one.subarray(32 * 1280).some((v) => v !== 0), 'the worker\'s rows hold features');
+    assert.deepEqual(two, one);
   });
 });

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 import { ALL_FONTS, loadFont, type HandFont, type Segment } from './fonts.js';
 import { Rng } from '../../core/stage.js';
 
@@ -263,21 +265,30 @@ export async function scan(sig: RenderedSignature, r: Rng): Promise<{ width: num
   return { width: info.width, height: info.height, pixels: px };
 }
 
-/** `count` samples from `writers` writers, sample i by writer i mod writers. */
+/**
+ * `count` samples from `writers` writers, sample i by writer i mod writers.
+ * Each sample draws from its own seeded stream, so the scans sharp renders
+ * in its threads can overlap the layout of the next ones and the images stay
+ * the same bits.
+ */
 export async function synthesize(
   opts: { count: number; writers: number; seed: number },
   onImage?: (done: number) => void,
 ): Promise<SynthImage[]> {
-  const out: SynthImage[] = [];
   const styles = Array.from({ length: opts.writers }, (_, w) => writerStyle(opts.seed, w));
-  for (let i = 0; i < opts.count; i++) {
-    const style = styles[i % opts.writers]!;
-    const r = new Rng(`signature-sample:${opts.seed}:${i}`);
-    const font = await loadFont(style.font);
-    const sig = layoutSignature(font, style, r);
-    const { width, height, pixels } = await scan(sig, r);
-    out.push({ writer: style.writer, index: Math.floor(i / opts.writers), width, height, pixels });
-    onImage?.(i + 1);
-  }
-  return out;
+  const limit = pLimit(availableParallelism());
+  let done = 0;
+  return Promise.all(
+    Array.from({ length: opts.count }, (_, i) =>
+      limit(async () => {
+        const style = styles[i % opts.writers]!;
+        const r = new Rng(`signature-sample:${opts.seed}:${i}`);
+        const font = await loadFont(style.font);
+        const sig = layoutSignature(font, style, r);
+        const { width, height, pixels } = await scan(sig, r);
+        onImage?.(++done);
+        return { writer: style.writer, index: Math.floor(i / opts.writers), width, height, pixels };
+      }),
+    ),
+  );
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '../tfjs/tf.js';
+import type { ConcreteBackend, KernelOptions } from '../tfjs/backend.js';
 import type { Tf } from '../tfjs/tf.js';
 
 /**
@@ -31,14 +32,14 @@ export async function loadImagenetNet(tf: Tf, name: ImagenetNet): Promise<TF.Lay
   return tf.model({ inputs: model.inputs, outputs: pooled.output as TF.SymbolicTensor });
 }
 
-/** Grayscale images in [0,1] (paper 1, ink 0, as photographed) to the net's RGB input, in batches. */
-export async function imagenetFeatures(tf: Tf, net: TF.LayersModel, name: ImagenetNet, images: TF.Tensor4D, batch = 32): Promise<Float32Array> {
+/** Grayscale images in [0,1] (paper 1, ink 0, as photographed) to the net's RGB input, in batches, on this thread. */
+export async function embedBatches(tf: Tf, net: TF.LayersModel, name: ImagenetNet, images: TF.Tensor4D): Promise<Float32Array> {
   const size = IMAGENET_NETS[name].input;
   const n = images.shape[0];
   const out = new Float32Array(n * IMAGENET_NETS[name].dim);
-  for (let i = 0; i < n; i += batch) {
+  for (let i = 0; i < n; i += BATCH) {
     const f = tf.tidy(() => {
-      const x = tf.slice(images, [i, 0, 0, 0], [Math.min(batch, n - i), -1, -1, -1]);
+      const x = tf.slice(images, [i, 0, 0, 0], [Math.min(BATCH, n - i), -1, -1, -1]);
       const rgb = tf.tile(tf.image.resizeBilinear(x, [size, size]), [1, 1, 1, 3]);
       return net.predict(rgb) as TF.Tensor;
     });
@@ -46,4 +47,81 @@ export async function imagenetFeatures(tf: Tf, net: TF.LayersModel, name: Imagen
     f.dispose();
   }
   return out;
+}
+
+const BATCH = 32;
+
+/** An ImageNet net that embeds images on this thread and `threads − 1` worker threads. */
+export interface ImagenetEmbedder {
+  embed(images: TF.Tensor4D): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the net here and, on wasm and cpu (one core each), in threads − 1
+ * workers (imagenet-worker.ts); tensorflow and webgpu parallelise each op
+ * themselves, so they embed on this thread alone. A set is cut into whole
+ * batches, one run of them per thread, so every image meets the same batch
+ * as on one thread and the features are the same bits for any thread count.
+ */
+export async function imagenetEmbedder(tf: Tf, name: ImagenetNet, threads: number, runtime: KernelOptions & { backend: ConcreteBackend }): Promise<ImagenetEmbedder> {
+  const net = await loadImagenetNet(tf, name);
+  const workers = runtime.backend === 'wasm' || runtime.backend === 'cpu' ? await startWorkers(threads - 1, { ...runtime, name }) : [];
+  const dim = IMAGENET_NETS[name].dim;
+  return {
+    async embed(images) {
+      const [n, h, w, c] = images.shape;
+      const batches = Math.ceil(n / BATCH);
+      // Thread k embeds batches [cut(k), cut(k + 1)); this thread the first run.
+      const cut = (k: number) => Math.min(n, Math.floor((k * batches) / (workers.length + 1)) * BATCH);
+      const px = h * w * c;
+      const pixels = workers.length ? ((await images.data()) as Float32Array) : undefined;
+      const remote = workers.map((ask, k) => {
+        const [a, b] = [cut(k + 1), cut(k + 2)];
+        return b > a ? ask({ pixels: pixels!.slice(a * px, b * px), shape: [b - a, h, w, c] }) : Promise.resolve(new Float32Array(0));
+      });
+      const first = tf.slice(images, [0, 0, 0, 0], [cut(1), -1, -1, -1]);
+      const own = await embedBatches(tf, net, name, first);
+      first.dispose();
+      const out = new Float32Array(n * dim);
+      out.set(own, 0);
+      (await Promise.all(remote)).forEach((f, k) => out.set(f, cut(k + 1) * dim));
+      return out;
+    },
+    async close() {
+      net.dispose();
+      await Promise.all(workers.map((ask) => ask.terminate()));
+    },
+  };
+}
+
+/** What the main thread sends a worker: a run of whole batches of images. */
+export interface EmbedRequest {
+  pixels: Float32Array;
+  shape: [number, number, number, number];
+}
+
+type Ask = ((m: EmbedRequest) => Promise<Float32Array>) & { terminate: () => Promise<number> };
+
+async function startWorkers(count: number, data: KernelOptions & { backend: ConcreteBackend; name: ImagenetNet }): Promise<Ask[]> {
+  const { Worker } = await import('node:worker_threads');
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const w = new Worker(new URL('./imagenet-worker.js', import.meta.url), { workerData: data });
+      await new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+      });
+      // One request in flight per worker (embed awaits each set's answers): each answer settles the pending one.
+      let pending = { resolve: (_: Float32Array) => {}, reject: (_: unknown) => {} };
+      w.on('message', (f: Float32Array) => pending.resolve(f));
+      w.on('error', (e) => pending.reject(e));
+      const ask = (m: EmbedRequest) =>
+        new Promise<Float32Array>((resolve, reject) => {
+          pending = { resolve, reject };
+          w.postMessage(m, [m.pixels.buffer as ArrayBuffer]);
+        });
+      return Object.assign(ask, { terminate: () => w.terminate() });
+    }),
+  );
 }
