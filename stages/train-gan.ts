@@ -9,7 +9,7 @@ import { WeightAverage } from '../src/ml/models/ema.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { modelVars, trainingSet, trainLoop } from '../src/ml/models/loop.js';
 import * as ganTrainer from '../src/ml/models/gan-trainer.js';
-import { linearDecay } from '../src/ml/models/schedule.js';
+import { fadeOut, linearDecay } from '../src/ml/models/schedule.js';
 import { setupTraining, trainStep } from '../src/ml/models/trainer.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage } from '../src/core/stage.js';
@@ -31,6 +31,7 @@ export interface TrainGanParams extends TfParams {
   labelSmoothing: number;
   instanceNoise: number;
   blur: number;
+  blurFade: number;
   diffAugment: DiffAugmentOp[];
   ema: number;
   minibatchStd: boolean;
@@ -89,12 +90,12 @@ export default defineStage<TrainGanParams>({
         weights: [...weights, ...(average?.shadow ?? []), ...(bound?.vectors ?? [])],
         optimizers: opts,
         async step(batch, rng) {
-          // Instance noise and the blur of D's inputs fall linearly to 0 over the whole run; the rates over its last lrDecay; the share
+          // Instance noise falls linearly to 0 over the whole run, the blur of D's inputs over its first blurFade; the rates over its last lrDecay; the share
           // of generated images the generator learns from by topKDecay an epoch, down to topK.
           const done = opts[0]!.step / totalSteps;
           for (const o of opts) o.scale = linearDecay(done, p.lrDecay);
           const keep = Math.max(p.topK, p.topKDecay ** Math.floor(done * p.epochs));
-          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), blur: p.blur * linearDecay(done, 1), keep }, pool);
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), blur: p.blur * fadeOut(done, p.blurFade), keep }, pool);
           bound?.project();
           average?.update();
           return losses;

@@ -8,7 +8,7 @@ import { applyBlur, blurInput } from '../src/ml/models/input-blur.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { packImages } from '../src/ml/models/pack.js';
-import { linearDecay } from '../src/ml/models/schedule.js';
+import { fadeOut, linearDecay } from '../src/ml/models/schedule.js';
 import { noiseVector } from '../src/ml/models/generate.js';
 import { buildGan } from '../src/ml/models/gan.js';
 import { adversarialLosses, topRows } from '../src/ml/models/gan-trainer.js';
@@ -334,6 +334,11 @@ describe('GAN training aids', () => {
     assert.deepEqual([0, 0.5, 0.999].map((done) => linearDecay(done, 0)), [1, 1, 1]);
     // Over the whole run, as the instance noise is annealed.
     assert.equal(linearDecay(0.25, 1), 0.75);
+  });
+
+  it("the blur's fade falls from 1 to 0 over its first fraction and stays 0; over the whole run it is the instance noise's", () => {
+    assert.deepEqual([0, 0.25, 0.5, 0.75, 1].map((done) => fadeOut(done, 0.5)), [1, 0.5, 0, 0, 0]);
+    for (const done of [0, 0.1, 0.37, 0.9, 1]) assert.equal(fadeOut(done, 1), linearDecay(done, 1));
   });
 
   it('the truncation trick draws a noise value again while it lies beyond the limit; 0 keeps the plain draws', () => {

@@ -220,7 +220,7 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.match(packed.stderr, /stage 'sample' failed: reject needs a GAN discriminator that judges one image at a time; train-gan's judges 2 at once \(pack: 2\)\n/);
   });
 
-  it("the blur of the discriminator's inputs changes what it judges from the first step on; blur 0 is the plain run", () => {
+  it("the blur of the discriminator's inputs changes what it judges from the first step on, fading as blurFade says; blur 0 is the plain run", () => {
     const d = (...args: string[]) => pipe(dir, 'scalars', 'train-gan', '--json', ...args).stdout.trim().split('\n').map((l) => (JSON.parse(l) as { d: number }).d);
     const r = pipe(dir, 'run', '-S', 'train-gan.blur=1', '--until', 'train-gan');
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -229,6 +229,12 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.equal(blurred.length, plain.length);
     // Same weights, noise and batch at the first step: only the blur of what D sees differs.
     assert.notEqual(blurred[0], plain[0]);
+    // Faded over the first half (4 steps): σ 1 at the first step as before, then 0.5 where the whole-run fade has 0.75.
+    const half = ['-S', 'train-gan.blur=1', '-S', 'train-gan.blurFade=0.5'];
+    assert.equal(pipe(dir, 'run', ...half, '--until', 'train-gan').code, 0);
+    const faded = d(...half);
+    assert.equal(faded[0], blurred[0]);
+    assert.notEqual(faded[1], blurred[1]);
     // The plain run's key: its outputs come back from the cache, nothing trains.
     const zero = pipe(dir, 'run', '-S', 'train-gan.blur=0', '--until', 'train-gan');
     assert.match(zero.stdout, /\[train-gan\] restored from run-cache/);
