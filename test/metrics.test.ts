@@ -4,7 +4,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { imagenetEmbedder } from '../src/ml/metrics/imagenet.js';
 import { msssim } from '../src/ml/metrics/msssim.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
-import { features, frechetDistance, kid, mean, pixelMmd, prdc, type Features } from '../src/ml/metrics/stats.js';
+import { features, frechetDistance, kid, mean, pixelMmd, prdc, standardisePair, type Features } from '../src/ml/metrics/stats.js';
 import { Rng } from '../src/core/rng.js';
 
 function gaussianSet(n: number, d: number, seed: string, shift = 0, scale = 1): Features {
@@ -64,6 +64,23 @@ describe('feature-space metrics', () => {
     assert.equal(s.recall, 1);
     assert.equal(s.coverage, 1);
     assert.ok(s.density > 0.9, `density ${s.density}`);
+  });
+
+  it('KID and pixel MMD are the unbiased MMD² of their kernels, summed pair by pair', () => {
+    const rows = (f: Features) => Array.from({ length: f.n }, (_, i) => Array.from(f.data.subarray(i * f.d, (i + 1) * f.d)));
+    const mmd = (x: number[][], y: number[][], k: (p: number[], q: number[]) => number) => {
+      const within = (z: number[][]) => z.flatMap((p, i) => z.filter((_, j) => j !== i).map((q) => k(p, q))).reduce((s, v) => s + v, 0) / (z.length * (z.length - 1));
+      return within(x) + within(y) - (2 * x.flatMap((p) => y.map((q) => k(p, q))).reduce((s, v) => s + v, 0)) / (x.length * y.length);
+    };
+    const sq = (p: number[], q: number[]) => p.reduce((s, v, t) => s + (v - q[t]!) ** 2, 0);
+    const ra = rows(a);
+    const dists = ra.flatMap((p, i) => ra.filter((_, j) => j !== i).map((q) => Math.sqrt(sq(p, q)))).sort((x, y) => x - y);
+    const sigma = dists[Math.floor(dists.length / 2)]!;
+    const pixel = mmd(ra, rows(b), (p, q) => Math.exp(-sq(p, q) / (2 * sigma * sigma)));
+    assert.ok(Math.abs(pixelMmd(a, b) - pixel) < 1e-12, `${pixelMmd(a, b)} vs ${pixel}`);
+    const [sa, sb] = standardisePair(a, b);
+    const poly = mmd(rows(sa), rows(sb), (p, q) => (p.reduce((s, v, t) => s + v * q[t]!, 0) / a.d + 1) ** 3);
+    assert.ok(Math.abs(kid(a, b) - poly) < 1e-9 * Math.abs(poly), `${kid(a, b)} vs ${poly}`);
   });
 
   it('disjoint sets: precision and recall 0, KID and pixel MMD well above identical', () => {

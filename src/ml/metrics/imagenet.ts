@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type * as TF from '../tfjs/tf.js';
 import type { ConcreteBackend, KernelOptions } from '../tfjs/backend.js';
 import type { Tf } from '../tfjs/tf.js';
+import { startThread } from '../tfjs/thread.js';
 
 /**
  * ImageNet-derived networks that work offline: npm `nsfwjs` ships Keras
@@ -66,7 +67,10 @@ export interface ImagenetEmbedder {
  */
 export async function imagenetEmbedder(tf: Tf, name: ImagenetNet, threads: number, runtime: KernelOptions & { backend: ConcreteBackend }): Promise<ImagenetEmbedder> {
   const net = await loadImagenetNet(tf, name);
-  const workers = runtime.backend === 'wasm' || runtime.backend === 'cpu' ? await startWorkers(threads - 1, { ...runtime, name }) : [];
+  const workers =
+    runtime.backend === 'wasm' || runtime.backend === 'cpu'
+      ? await Promise.all(Array.from({ length: threads - 1 }, () => startThread<EmbedRequest, Float32Array>(new URL('./imagenet-worker.js', import.meta.url), { ...runtime, name })))
+      : [];
   const dim = IMAGENET_NETS[name].dim;
   return {
     async embed(images) {
@@ -76,9 +80,10 @@ export async function imagenetEmbedder(tf: Tf, name: ImagenetNet, threads: numbe
       const cut = (k: number) => Math.min(n, Math.floor((k * batches) / (workers.length + 1)) * BATCH);
       const px = h * w * c;
       const pixels = workers.length ? ((await images.data()) as Float32Array) : undefined;
-      const remote = workers.map((ask, k) => {
+      const remote = workers.map((worker, k) => {
         const [a, b] = [cut(k + 1), cut(k + 2)];
-        return b > a ? ask({ pixels: pixels!.slice(a * px, b * px), shape: [b - a, h, w, c] }) : Promise.resolve(new Float32Array(0));
+        const part = pixels!.slice(a * px, b * px);
+        return b > a ? worker.ask({ pixels: part, shape: [b - a, h, w, c] }, [part.buffer]) : Promise.resolve(new Float32Array(0));
       });
       const first = tf.slice(images, [0, 0, 0, 0], [cut(1), -1, -1, -1]);
       const own = await embedBatches(tf, net, name, first);
@@ -90,7 +95,7 @@ export async function imagenetEmbedder(tf: Tf, name: ImagenetNet, threads: numbe
     },
     async close() {
       net.dispose();
-      await Promise.all(workers.map((ask) => ask.terminate()));
+      await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };
 }
@@ -99,29 +104,4 @@ export async function imagenetEmbedder(tf: Tf, name: ImagenetNet, threads: numbe
 export interface EmbedRequest {
   pixels: Float32Array;
   shape: [number, number, number, number];
-}
-
-type Ask = ((m: EmbedRequest) => Promise<Float32Array>) & { terminate: () => Promise<number> };
-
-async function startWorkers(count: number, data: KernelOptions & { backend: ConcreteBackend; name: ImagenetNet }): Promise<Ask[]> {
-  const { Worker } = await import('node:worker_threads');
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const w = new Worker(new URL('./imagenet-worker.js', import.meta.url), { workerData: data });
-      await new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      });
-      // One request in flight per worker (embed awaits each set's answers): each answer settles the pending one.
-      let pending = { resolve: (_: Float32Array) => {}, reject: (_: unknown) => {} };
-      w.on('message', (f: Float32Array) => pending.resolve(f));
-      w.on('error', (e) => pending.reject(e));
-      const ask = (m: EmbedRequest) =>
-        new Promise<Float32Array>((resolve, reject) => {
-          pending = { resolve, reject };
-          w.postMessage(m, [m.pixels.buffer as ArrayBuffer]);
-        });
-      return Object.assign(ask, { terminate: () => w.terminate() });
-    }),
-  );
 }

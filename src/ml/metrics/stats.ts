@@ -64,27 +64,44 @@ export function standardisePair(a: Features, b: Features): [Features, Features] 
   return [scale(a), scale(b)];
 }
 
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
+/** Dot products of every row of a with every row of b, n×m; for b = a only one half is computed (it is symmetric). */
+function gram(a: Features, b: Features): Float64Array {
+  const out = new Float64Array(a.n * b.n);
+  for (let i = 0; i < a.n; i++) {
+    const x = row(a, i);
+    for (let j = a === b ? i : 0; j < b.n; j++) {
+      const y = row(b, j);
+      let s = 0;
+      for (let t = 0; t < a.d; t++) s += x[t]! * y[t]!;
+      out[i * b.n + j] = s;
+      if (a === b) out[j * b.n + i] = s;
+    }
+  }
+  return out;
 }
 
-/** Unbiased MMD² with the kernel given. */
-export function mmd2(a: Features, b: Features, k: (x: Float64Array, y: Float64Array) => number): number {
-  let xx = 0;
-  let yy = 0;
-  let xy = 0;
-  for (let i = 0; i < a.n; i++) for (let j = 0; j < a.n; j++) if (i !== j) xx += k(row(a, i), row(a, j));
-  for (let i = 0; i < b.n; i++) for (let j = 0; j < b.n; j++) if (i !== j) yy += k(row(b, i), row(b, j));
-  for (let i = 0; i < a.n; i++) for (let j = 0; j < b.n; j++) xy += k(row(a, i), row(b, j));
-  return xx / (a.n * (a.n - 1)) + yy / (b.n * (b.n - 1)) - (2 * xy) / (a.n * b.n);
+/** Unbiased MMD² from the kernel's values within a (n×n), within b (m×m) and between them (n×m). */
+function mmd2(kaa: Float64Array, kbb: Float64Array, kab: Float64Array, n: number, m: number): number {
+  const offDiagonal = (k: Float64Array, size: number) => {
+    let s = 0;
+    for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) if (i !== j) s += k[i * size + j]!;
+    return s;
+  };
+  const xy = kab.reduce((s, v) => s + v, 0);
+  return offDiagonal(kaa, n) / (n * (n - 1)) + offDiagonal(kbb, m) / (m * (m - 1)) - (2 * xy) / (n * m);
 }
 
 /** Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with k(x,y) = (x·y/d + 1)³. */
 export function kid(real: Features, fake: Features): number {
   const [r, f] = standardisePair(real, fake);
-  return mmd2(r, f, (x, y) => (dot(x, y) / r.d + 1) ** 3);
+  const k = (g: Float64Array) => g.map((v) => (v / r.d + 1) ** 3);
+  return mmd2(k(gram(r, r)), k(gram(f, f)), k(gram(r, f)), r.n, f.n);
+}
+
+/** Squared Euclidean distances, n×m, from the rows' dot products: ‖x‖² + ‖y‖² − 2x·y (0 at least). */
+function squaredDistances(a: Features, b: Features, aa: Float64Array, bb: Float64Array): Float64Array {
+  const ab = a === b ? aa : gram(a, b);
+  return ab.map((v, idx) => Math.max(0, aa[Math.floor(idx / b.n) * (a.n + 1)]! + bb[(idx % b.n) * (b.n + 1)]! - 2 * v));
 }
 
 /** Pairwise Euclidean distances, n×m. */
@@ -159,12 +176,10 @@ export function prdc(real: Features, fake: Features, kPr = 3, kDc = 5): { precis
 
 /** Gaussian-kernel MMD² in pixel space, bandwidth from the median pairwise distance of the reference. */
 export function pixelMmd(real: Features, fake: Features): number {
-  const rr = distances(real, real);
-  const off = Array.from(rr).filter((_, idx) => Math.floor(idx / real.n) !== idx % real.n).sort((a, b) => a - b);
+  const [rr, ff] = [gram(real, real), gram(fake, fake)];
+  const [drr, dff, drf] = [squaredDistances(real, real, rr, rr), squaredDistances(fake, fake, ff, ff), squaredDistances(real, fake, rr, ff)];
+  const off = Array.from(drr, Math.sqrt).filter((_, idx) => Math.floor(idx / real.n) !== idx % real.n).sort((a, b) => a - b);
   const sigma = off[Math.floor(off.length / 2)] || 1;
-  return mmd2(real, fake, (x, y) => {
-    let s = 0;
-    for (let t = 0; t < x.length; t++) s += (x[t]! - y[t]!) ** 2;
-    return Math.exp(-s / (2 * sigma * sigma));
-  });
+  const k = (d: Float64Array) => d.map((v) => Math.exp(-v / (2 * sigma * sigma)));
+  return mmd2(k(drr), k(dff), k(drf), real.n, fake.n);
 }

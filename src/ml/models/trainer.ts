@@ -5,6 +5,8 @@ import type { Tf } from '../tfjs/tf.js';
 import { Adam as AdamClass, type Adam } from './adam.js';
 import { modelVars, type Losses } from './loop.js';
 import type { HostTensor, Phase, Trainer, TrainerModule } from './step.js';
+import type { ReplicaRequest } from './replica.js';
+import { startThread } from '../tfjs/thread.js';
 
 export type { HostTensor } from './step.js';
 
@@ -131,30 +133,8 @@ export interface ReplicaRuntime extends KernelOptions {
 
 /** Starts `size` replica threads for a recipe; they answer gradient requests in order. */
 export async function startReplicas(size: number, runtime: ReplicaRuntime, recipe: unknown): Promise<ReplicaPool> {
-  const { Worker } = await import('node:worker_threads');
   const url = new URL('./replica.js', import.meta.url);
-  const workers = await Promise.all(
-    Array.from({ length: size }, async () => {
-      const w = new Worker(url, { workerData: { ...runtime, recipe } });
-      await new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      });
-      return w;
-    }),
-  );
-  // One request in flight per worker at a time: each answer settles that worker's pending request.
-  type Answer = { grads: Float32Array[]; report: Losses };
-  const pending = workers.map(() => ({ resolve: (_: Answer) => {}, reject: (_: unknown) => {} }));
-  workers.forEach((w, i) => {
-    w.on('message', (a: Answer) => pending[i]!.resolve(a));
-    w.on('error', (e) => pending[i]!.reject(e));
-  });
-  const ask = (i: number, msg: unknown, transfer: ArrayBuffer[] = []) =>
-    new Promise<Answer>((resolve, reject) => {
-      pending[i] = { resolve, reject };
-      workers[i]!.postMessage(msg, transfer);
-    });
+  const workers = await Promise.all(Array.from({ length: size }, () => startThread<ReplicaRequest, { grads: Float32Array[]; report: Losses }>(url, { ...runtime, recipe })));
   return {
     size,
     // The weights are fresh copies: worker 0, posted to last, takes their memory; the others get clones.
@@ -162,7 +142,7 @@ export async function startReplicas(size: number, runtime: ReplicaRuntime, recip
       Promise.all(
         [...workers.keys()]
           .reverse()
-          .map((i) => ask(i, { phase, weights, batch: shards[i]!.batch, inputs: shards[i]!.inputs, scalars }, i === 0 ? weights.map((w) => w.buffer as ArrayBuffer) : []))
+          .map((i) => workers[i]!.ask({ phase, weights, batch: shards[i]!.batch, inputs: shards[i]!.inputs, scalars }, i === 0 ? weights.map((w) => w.buffer as ArrayBuffer) : []))
           .reverse(),
       ),
     close: async () => {
