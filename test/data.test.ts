@@ -8,7 +8,7 @@ import { decodeGray } from '../src/ml/data/decode.js';
 import { labelFor } from '../src/ml/data/labels.js';
 import { inkIsDark, normalizeScan, otsu } from '../src/ml/data/normalize.js';
 import { assignSplits } from '../src/ml/data/split.js';
-import { synthesize } from '../src/ml/data/synth.js';
+import { synthesize, synthesizeRange } from '../src/ml/data/synth.js';
 import { augmentImage } from '../src/ml/data/warp.js';
 import { sha256 } from '../src/core/hash.js';
 import { Rng } from '../src/core/rng.js';
@@ -274,6 +274,17 @@ describe('synthetic signatures', () => {
     assert.equal(h(a), '83acd03361d600bd6a44207c8bd479fcb856664ef91461ddfa5ebbc80e7bd9bb');
     assert.notEqual(h(a), h(c));
     assert.deepEqual(a.map((i) => i.writer), [0, 1, 2, 0, 1, 2]);
+  });
+
+  it('threads drawing chunks give the bytes this thread draws alone, in order', async () => {
+    const opts = { count: 100, writers: 7, seed: 2 };
+    let ticks = 0;
+    const threaded = await synthesize(opts, () => ticks++);
+    const alone = await synthesizeRange(opts, 0, 100);
+    // 100 images are three chunks (48, 48, 4): a tick after each.
+    assert.equal(ticks, 3);
+    assert.deepEqual(threaded.map((i) => [i.writer, i.index]), alone.map((i) => [i.writer, i.index]));
+    assert.deepEqual(threaded.map((i) => sha256(i.pixels)), alone.map((i) => sha256(i.pixels)));
   });
 
   it('looks like a scan: mostly paper, some dark ink', async () => {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import { ALL_FONTS, loadFont, type HandFont, type Segment } from './fonts.js';
 import { Rng } from '../../core/stage.js';
+import { startThread } from '../thread.js';
 
 /**
  * Seeded synthetic signatures: each writer has a fixed name, font and hand
@@ -265,30 +266,63 @@ export async function scan(sig: RenderedSignature, r: Rng): Promise<{ width: num
   return { width: info.width, height: info.height, pixels: px };
 }
 
-/**
- * `count` samples from `writers` writers, sample i by writer i mod writers.
- * Each sample draws from its own seeded stream, so the scans sharp renders
- * in its threads can overlap the layout of the next ones and the images stay
- * the same bits.
- */
-export async function synthesize(
-  opts: { count: number; writers: number; seed: number },
-  onImage?: (done: number) => void,
-): Promise<SynthImage[]> {
+/** Samples `from` to `to` − 1 of a synthetic set, each from its own seeded stream, so any run of them draws the same bytes alone or in a whole set. */
+export async function synthesizeRange(opts: SynthOptions, from: number, to: number): Promise<SynthImage[]> {
   const styles = Array.from({ length: opts.writers }, (_, w) => writerStyle(opts.seed, w));
-  const limit = pLimit(availableParallelism());
-  let done = 0;
+  // The scans sharp renders in its threads overlap the layout of the next ones.
+  const limit = pLimit(2);
   return Promise.all(
-    Array.from({ length: opts.count }, (_, i) =>
+    Array.from({ length: to - from }, (_, k) =>
       limit(async () => {
+        const i = from + k;
         const style = styles[i % opts.writers]!;
         const r = new Rng(`signature-sample:${opts.seed}:${i}`);
-        const font = await loadFont(style.font);
-        const sig = layoutSignature(font, style, r);
+        const sig = layoutSignature(await loadFont(style.font), style, r);
         const { width, height, pixels } = await scan(sig, r);
-        onImage?.(++done);
         return { writer: style.writer, index: Math.floor(i / opts.writers), width, height, pixels };
       }),
     ),
   );
+}
+
+export interface SynthOptions {
+  count: number;
+  writers: number;
+  seed: number;
+}
+
+const CHUNK = 48;
+
+/**
+ * `count` samples from `writers` writers, sample i by writer i mod writers,
+ * drawn in chunks by one worker thread per core (synth-worker.ts): layout
+ * and the paper and noise of each scan are JavaScript, so one thread would
+ * draw them one after another. The same seed gives the same bytes for any
+ * number of threads.
+ */
+export async function synthesize(opts: SynthOptions, onImage?: (done: number) => void): Promise<SynthImage[]> {
+  const chunks = Array.from({ length: Math.ceil(opts.count / CHUNK) }, (_, c) => [c * CHUNK, Math.min(opts.count, (c + 1) * CHUNK)] as const);
+  const threads = await Promise.all(
+    Array.from({ length: Math.min(availableParallelism(), chunks.length) }, () => startThread<{ from: number; to: number }, SynthImage[]>(new URL('./synth-worker.js', import.meta.url), opts)),
+  );
+  const out: SynthImage[][] = [];
+  let next = 0;
+  let done = 0;
+  try {
+    // Each thread takes the next chunk when it finishes one; chunks land in their place.
+    await Promise.all(
+      threads.map(async (t) => {
+        while (next < chunks.length) {
+          const c = next++;
+          const [from, to] = chunks[c]!;
+          out[c] = await t.ask({ from, to });
+          done += to - from;
+          onImage?.(done);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+  return out.flat();
 }

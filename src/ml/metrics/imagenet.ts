@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type * as TF from '../tfjs/tf.js';
 import type { ConcreteBackend, KernelOptions } from '../tfjs/backend.js';
 import type { Tf } from '../tfjs/tf.js';
-import { startThread } from '../tfjs/thread.js';
+import { startThread } from '../thread.js';
 
 /**
  * ImageNet-derived networks that work offline: npm `nsfwjs` ships Keras

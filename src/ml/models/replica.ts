@@ -8,16 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadTf, type ConcreteBackend } from '../tfjs/backend.js';
 import type * as TF from '../tfjs/tf.js';
 import { modelVars } from './loop.js';
-import { phaseGrads, type ReplicaRuntime } from './trainer.js';
-import type { HostTensor, TrainerModule } from './step.js';
-
-export interface ReplicaRequest {
-  phase: number;
-  weights: Float32Array[];
-  batch: HostTensor;
-  inputs: HostTensor[];
-  scalars: Record<string, number>;
-}
+import { phaseGrads, type ReplicaRequest, type ReplicaRuntime } from './trainer.js';
+import type { TrainerModule } from './step.js';
 
 const { backend, kernels, convt, module, recipe } = workerData as ReplicaRuntime & { recipe: unknown };
 const { tf } = await loadTf(backend as ConcreteBackend, { kernels, convt });

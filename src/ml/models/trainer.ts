@@ -5,8 +5,7 @@ import type { Tf } from '../tfjs/tf.js';
 import { Adam as AdamClass, type Adam } from './adam.js';
 import { modelVars, type Losses } from './loop.js';
 import type { HostTensor, Phase, Trainer, TrainerModule } from './step.js';
-import type { ReplicaRequest } from './replica.js';
-import { startThread } from '../tfjs/thread.js';
+import { startThread } from '../thread.js';
 
 export type { HostTensor } from './step.js';
 
@@ -129,6 +128,15 @@ export async function trainStep(
 export interface ReplicaRuntime extends KernelOptions {
   backend: string;
   module: string;
+}
+
+/** What the main thread asks a replica (replica.ts): one phase's gradients on its shard, from these weights. */
+export interface ReplicaRequest {
+  phase: number;
+  weights: Float32Array[];
+  batch: HostTensor;
+  inputs: HostTensor[];
+  scalars: Record<string, number>;
 }
 
 /** Starts `size` replica threads for a recipe; they answer gradient requests in order. */
