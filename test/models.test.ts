@@ -4,7 +4,7 @@ import type * as TF from '../src/ml/tfjs/tf.js';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { Adam } from '../src/ml/models/adam.js';
 import { applyAugment, drawAugment } from '../src/ml/models/diffaugment.js';
-import { applyBlur, blurInput } from '../src/ml/models/input-blur.js';
+import { applyBlur, blurMatrix } from '../src/ml/models/input-blur.js';
 import { WeightAverage } from '../src/ml/models/ema.js';
 import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { packImages } from '../src/ml/models/pack.js';
@@ -263,9 +263,11 @@ describe('GAN training aids', () => {
     const size = 9;
     // Paper -1, one ink pixel (1) in the middle of the first image, and one in the corner of the second.
     const x = img(2, size, (k, y, x) => ((k === 0 && y === 4 && x === 4) || (k === 1 && y === 0 && x === 0) ? 1 : -1));
-    const b = blurInput(2, size, 1);
-    assert.deepEqual(b.shape, [2, size, size]);
-    const out = applyBlur(tf, x, tf.tensor(b.data, b.shape), -1).arraySync() as number[][][][];
+    const b = blurMatrix(size, 1);
+    // Symmetric, and rows that reach past an edge sum to less than 1: that share reads paper.
+    assert.ok(b.every((v, i) => v === b[(i % size) * size + Math.floor(i / size)]));
+    assert.ok(Math.abs(b.subarray(4 * size, 5 * size).reduce((s, v) => s + v, 0) - 1) < 1e-6 && b.subarray(0, size).reduce((s, v) => s + v, 0) < 0.9);
+    const out = applyBlur(tf, x, 1, -1).arraySync() as number[][][][];
     // Taps 0, ±1, ±2, ±3 of exp(-t²/2), normalised: the centre keeps 0.4 of the ink (in each axis), its neighbour 0.24.
     const g = [0, 1, 2, 3].map((t) => Math.exp(-(t * t) / 2));
     const w = g.map((v) => v / (g[0]! + 2 * (g[1]! + g[2]! + g[3]!)));
@@ -275,7 +277,7 @@ describe('GAN training aids', () => {
     near(out[0]![0]![0]![0]!, -1, 'four pixels away in both axes, outside 3σ');
     // In the corner, the taps past the edge read paper: the ink is not renormalised into the image.
     near(out[1]![0]![0]![0]!, -1 + 2 * w[0]! * w[0]!, 'corner');
-    const grad = tf.grad((t: TF.Tensor) => tf.sum(applyBlur(tf, t, tf.tensor(b.data, b.shape), -1)))(x).dataSync();
+    const grad = tf.grad((t: TF.Tensor) => tf.sum(applyBlur(tf, t, 1, -1)))(x).dataSync();
     // Every input pixel 3 or more from the edge sends all of its weight to the output.
     near(grad[4 * size + 4]!, 1, 'gradient at the centre');
     assert.ok(grad[0]! < 1 && grad[0]! > 0.3, `gradient at the corner ${grad[0]}: part of its blur fell off the image`);

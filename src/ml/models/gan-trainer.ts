@@ -4,7 +4,7 @@ import { sigmoidCrossEntropy } from '../tfjs/fused-ops.js';
 import { applyAugment, augmentInputs, drawAugment, type DiffAugmentOp } from './diffaugment.js';
 import { buildGan, type GanConfig } from './gan.js';
 import { highest } from './highest.js';
-import { applyBlur, blurInput } from './input-blur.js';
+import { applyBlur } from './input-blur.js';
 import { leanGradients } from './lean-grads.js';
 import { modelVars } from './loop.js';
 import { packImages } from './pack.js';
@@ -75,8 +75,8 @@ export const url = import.meta.url;
  * each with its loss (GanLoss) and learning rate. Inputs, in order:
  * noise for each phase; with DiffAugment, a draw for each image set the
  * discriminator sees (real, generated in its phase, generated in the
- * generator's); while scalars.sigma > 0, instance noise for each of them too; while scalars.blur > 0,
- * the blur of σ = scalars.blur pixels every one of them gets (input-blur.ts). scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
+ * generator's); while scalars.sigma > 0, instance noise for each of them too. While scalars.blur > 0,
+ * every one of them is blurred with σ = scalars.blur pixels (input-blur.ts). scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
  */
 export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
@@ -88,7 +88,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const seen = (t: TF.Tensor, ins: TF.Tensor[], set: number, s: Record<string, number>) => {
     const noisy = s.sigma! > 0;
     const augmented = applyAugment(tf, t, ins.slice(2 + set * k, 2 + (set + 1) * k), r.diffAugment, r.paper);
-    const a = s.blur! > 0 ? applyBlur(tf, augmented, ins[2 + 3 * k + (noisy ? 3 : 0)]!, r.paper) : augmented;
+    const a = s.blur! > 0 ? applyBlur(tf, augmented, s.blur!, r.paper) : augmented;
     return packImages(tf, noisy ? tf.add(a, tf.mul(ins[2 + 3 * k + set]!, s.sigma!)) : a, r.model.pack);
   };
   return {
@@ -123,7 +123,6 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         ...z,
         ...aug,
         ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : []),
-        ...(s.blur! > 0 ? [blurInput(n, r.model.size, s.blur!)] : []),
       ];
     },
   };
