@@ -43,7 +43,7 @@ export default defineStage<IngestParams>({
     if (ctx.deps.length === 0) {
       ctx.log.info(`no file deps: drawing the synthetic set (${p.synthetic.count} images, ${p.synthetic.writers} writers, seed ${p.seed})`);
       const bar = ctx.progress(p.synthetic.count, 'synthesize');
-      const images = await synthesize({ count: p.synthetic.count, writers: p.synthetic.writers, seed: p.seed }, () => bar.tick());
+      const images = await synthesize({ count: p.synthetic.count, writers: p.synthetic.writers, seed: p.seed }, (n) => bar.tick(n));
       bar.done();
       for (const im of images) {
         const path = `synthetic/w${String(im.writer).padStart(3, '0')}_${String(im.index).padStart(3, '0')}.png`;

@@ -298,16 +298,15 @@ const CHUNK = 48;
  * drawn in chunks by one worker thread per core (synth-worker.ts): layout
  * and the paper and noise of each scan are JavaScript, so one thread would
  * draw them one after another. The same seed gives the same bytes for any
- * number of threads.
+ * number of threads. onChunk hears how many images each finished chunk held.
  */
-export async function synthesize(opts: SynthOptions, onImage?: (done: number) => void): Promise<SynthImage[]> {
+export async function synthesize(opts: SynthOptions, onChunk?: (images: number) => void): Promise<SynthImage[]> {
   const chunks = Array.from({ length: Math.ceil(opts.count / CHUNK) }, (_, c) => [c * CHUNK, Math.min(opts.count, (c + 1) * CHUNK)] as const);
   const threads = await Promise.all(
     Array.from({ length: Math.min(availableParallelism(), chunks.length) }, () => startThread<{ from: number; to: number }, SynthImage[]>(new URL('./synth-worker.js', import.meta.url), opts)),
   );
   const out: SynthImage[][] = [];
   let next = 0;
-  let done = 0;
   try {
     // Each thread takes the next chunk when it finishes one; chunks land in their place.
     await Promise.all(
@@ -316,8 +315,7 @@ export async function synthesize(opts: SynthOptions, onImage?: (done: number) =>
           const c = next++;
           const [from, to] = chunks[c]!;
           out[c] = await t.ask({ from, to });
-          done += to - from;
-          onImage?.(done);
+          onChunk?.(to - from);
         }
       }),
     );
