@@ -95,7 +95,7 @@ export default defineStage<TrainGanParams>({
           const done = opts[0]!.step / totalSteps;
           for (const o of opts) o.scale = linearDecay(done, p.lrDecay);
           const keep = Math.max(p.topK, p.topKDecay ** Math.floor(done * p.epochs));
-          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * linearDecay(done, 1), blur: p.blur * fadeOut(done, p.blurFade), keep }, pool);
+          const losses = await trainStep(tf, trainer, opts, weights, batch, rng, { sigma: p.instanceNoise * fadeOut(done, 1), blur: p.blur * fadeOut(done, p.blurFade), keep }, pool);
           bound?.project();
           average?.update();
           return losses;

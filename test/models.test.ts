@@ -334,7 +334,7 @@ describe('GAN training aids', () => {
   it('the rate decay keeps 1 until its last fraction, then falls linearly to 0; 0 keeps the rate', () => {
     assert.deepEqual([0, 0.25, 0.5, 0.75, 0.9, 1].map((done) => Number(linearDecay(done, 0.5).toFixed(6))), [1, 1, 1, 0.5, 0.2, 0]);
     assert.deepEqual([0, 0.5, 0.999].map((done) => linearDecay(done, 0)), [1, 1, 1]);
-    // Over the whole run, as the instance noise is annealed.
+    // Over the whole run: from 1 at the first step.
     assert.equal(linearDecay(0.25, 1), 0.75);
   });
 

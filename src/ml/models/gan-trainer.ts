@@ -119,11 +119,7 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
       const z = [normalInput(rng, [n, r.model.noise]), normalInput(rng, [n, r.model.noise])];
       const aug = [0, 1, 2].flatMap(() => drawAugment(rng, n, r.model.size, r.diffAugment));
       const img = [n, r.model.size, r.model.size, 1];
-      return [
-        ...z,
-        ...aug,
-        ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : []),
-      ];
+      return [...z, ...aug, ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : [])];
     },
   };
 }
