@@ -7,7 +7,8 @@ import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
 import { IMAGENET_NETS, imagenetEmbedder, type ImagenetEmbedder, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
 import { inkNormalised, median, nearestTraining } from '../src/ml/metrics/memorisation.js';
 import { blankImages, digitImages } from '../src/ml/metrics/sanity.js';
-import type { RowKind, RowScores, SpaceScores } from '../src/ml/metrics/scores.js';
+import { drawImages, summariseDraws } from '../src/ml/metrics/draws.js';
+import type { RowKind, RowScores, SpaceScores, SpaceValues } from '../src/ml/metrics/scores.js';
 import { verdicts } from '../src/ml/metrics/verdict.js';
 import { metricsTable, tableMarkdown } from '../src/ml/report/metrics-table.js';
 import { msssim } from '../src/ml/metrics/msssim.js';
@@ -21,6 +22,7 @@ import { stageTf, type TfParams } from '../src/ml/tfjs/backend.js';
 
 export interface EvaluateParams extends TfParams {
   n: number;
+  draws: number;
   threads: number;
   networks: Array<'own' | ImagenetNet>;
   kPrecision: number;
@@ -92,6 +94,7 @@ export default defineStage<EvaluateParams>({
     const feats = ctx.hasInput('features') ? ctx.input('features') : undefined;
     const trainers = ctx.inputList('models');
     if (p.networks.includes('own') && !feats) throw new Error("networks includes 'own' but no features input is bound; add inputs: { features: <a features stage> } or drop 'own'");
+    if (p.draws > 1 && !p.networks.includes('own')) throw new Error(`draws: ${p.draws} scores the own space on each draw, but networks (${p.networks.join(', ')}) leaves it out; add 'own' or set draws: 1`);
     const { tf, backend } = await stageTf(ctx);
     const val = data.tensor('val');
     const test = data.tensor('test');
@@ -101,18 +104,20 @@ export default defineStage<EvaluateParams>({
     const format = data.json<{ size: number; polarity: 'ink-one' | 'ink-dark' }>('format');
     // The training writers' validation images, which no model trained on.
     const halves = validationHalves(val.shape[0]!);
-    const n = Math.min(p.n, halves[1]!.length, test.shape[0]!, ...sets.map((s) => s.images.shape[0]!));
+    const n = Math.min(p.n, halves[1]!.length, test.shape[0]!, ...sets.map((s) => Math.floor(s.images.shape[0]! / p.draws)));
     if (n < 10) {
-      throw new Error(`only ${n} images per set (validation: ${val.shape[0]}, halved for the real-vs-real row; held out: ${test.shape[0]}); raise ingest's validation or holdout, or the sample count`);
+      const samples = sets.map((s) => `${s.name} ${s.images.shape[0]}`).join(', ');
+      throw new Error(`only ${n} images per set (validation: ${val.shape[0]}, halved for the real-vs-real row; held out: ${test.shape[0]}; samples: ${samples}, in ${p.draws} draws); raise ingest's validation or holdout, or the sample count`);
     }
     const size = test.shape[1]!;
     const rng = new Rng(`${p.seed}:evaluate`);
     const real = pickImages(val, halves[0]!.slice(0, n));
-    const rows: Array<{ name: string; kind: RowKind; images: Tensor }> = [
+    // A model's images after its first n are its further draws (draws), scored in the own space only.
+    const rows: Array<{ name: string; kind: RowKind; images: Tensor; draws?: Tensor[] }> = [
       { name: 'real (validation, second half)', kind: 'real', images: pickImages(val, halves[1]!.slice(0, n)) },
       { name: 'real (unseen writers)', kind: 'unseen', images: headImages(test, n) },
       { name: 'real (training split)', kind: 'copies', images: pickImages(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n)) },
-      ...sets.map((s) => ({ name: s.name, kind: 'model' as const, images: headImages(s.images, n) })),
+      ...sets.map((s) => ({ name: s.name, kind: 'model' as const, images: drawImages(s.images, 0, n), draws: Array.from({ length: p.draws - 1 }, (_, k) => drawImages(s.images, k + 1, n)) })),
       ...(p.sanity
         ? [
             { name: 'blank', kind: 'sanity' as const, images: blankImages(n, size, format.polarity) },
@@ -173,7 +178,8 @@ export default defineStage<EvaluateParams>({
           }),
         );
       }
-      const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length, 'evaluate');
+      const further = rows.reduce((a, r) => a + (r.draws?.length ?? 0), 0);
+      const bar = ctx.progress(rows.length * (spaces.length + 1) + spaces.length + further, 'evaluate');
       const realFeats: Features[] = [];
       for (const s of spaces) {
         realFeats.push(await s.embed(real));
@@ -192,10 +198,16 @@ export default defineStage<EvaluateParams>({
       const realNearest = median((await nearestOf(real)).distance);
       for (const row of rows) {
         const sp: Record<string, SpaceScores> = {};
-        for (const [i, s] of spaces.entries()) {
-          const f = await s.embed(row.images);
-          sp[s.name] = { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
+        const valuesOf = async (i: number, images: Tensor): Promise<SpaceValues> => {
+          const f = await spaces[i]!.embed(images);
           bar.tick();
+          return { fd: frechetDistance(realFeats[i]!, f), kid: kid(realFeats[i]!, f), ...prdc(realFeats[i]!, f, p.kPrecision, p.kDensity) };
+        };
+        for (const [i, s] of spaces.entries()) {
+          const first = await valuesOf(i, row.images);
+          const more: SpaceValues[] = [];
+          if (s.name === 'own') for (const d of row.draws ?? []) more.push(await valuesOf(i, d));
+          sp[s.name] = more.length ? summariseDraws([first, ...more]) : first;
         }
         const pr = new Rng(`${p.seed}:pairs:${row.name}`);
         let ms = 0;
@@ -221,6 +233,7 @@ export default defineStage<EvaluateParams>({
           name: row.name,
           kind: row.kind,
           n,
+          draws: 1 + (row.draws?.length ?? 0),
           spaces: sp,
           pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)),
           msssim: ms / p.pairs,
@@ -241,6 +254,7 @@ export default defineStage<EvaluateParams>({
     const accuracy = feats?.json<{ accuracy?: number | null }>('model').accuracy ?? undefined;
     const notes = [
       `Every set has ${n} images and is compared with ${n} real validation images: images of the ${trainWriters} training writers that no model trained on (the first half; alternate images, so every writer is in both halves). The real-vs-real row is the second half: the floor a model is read against.`,
+      ...(p.draws > 1 ? [`Each model's own scores are the mean ± standard deviation over ${p.draws} disjoint draws of ${n} of its samples (one draw's precision and recall move by a few hundredths); its other columns are its first draw's.`] : []),
       `real (unseen writers): ${heldWriters} writers no model saw at all, for how far another person's signatures are. real (training split): training images themselves, which the memorisation check must flag (copy rate near 1). blank and digits (MNIST-like): sanity rows that must score far from signatures.`,
       'FD: Fréchet distance (FID formula) in that feature space; KID: unbiased MMD² with a cubic kernel on standardised features; lower is better for both.',
       'precision/recall: Kynkäänniemi et al. 2019 (k=' + p.kPrecision + '); density/coverage: Naeem et al. 2020 (k=' + p.kDensity + '); higher is better.',
@@ -280,7 +294,7 @@ export default defineStage<EvaluateParams>({
     if (nearestSheets.length) sections.push({ title: 'Memorisation check: the generated images closest to a training image', images: nearestSheets });
     const context: Array<[string, string]> = [
       ['data', `${trainMeta.length} training images (augmented) of ${trainWriters} writers, ${val.shape[0]} validation images of the same writers, ${test.shape[0]} images of ${heldWriters} held-out writers, ${size}×${size}`],
-      ['scored', `${n} images per set, ${p.pairs} MS-SSIM pairs, feature spaces: ${spaces.map((s) => s.name).join(', ') || 'none'}`],
+      ['scored', `${n} images per set${p.draws > 1 ? ` (a model's own scores: the mean of ${p.draws} draws)` : ''}, ${p.pairs} MS-SSIM pairs, feature spaces: ${spaces.map((s) => s.name).join(', ') || 'none'}`],
       ['backend', backend],
       ...(accuracy !== undefined ? ([['writer classifier', `${(accuracy * 100).toFixed(1)}% on the validation images of its training writers`]] as Array<[string, string]>) : []),
       ...trainers.map((up): [string, string] => [up.stage, paramSummary(up.params)]),

@@ -129,6 +129,7 @@ describe('the metrics table and the verdicts', async () => {
     name,
     kind,
     n: 200,
+    draws: 1,
     spaces: { own: { fd, kid: fd / 10, precision: 0.6, recall, density: 0.5, coverage: 0 } },
     pixelMmd: 0.01,
     msssim,
@@ -144,6 +145,21 @@ describe('the metrics table and the verdicts', async () => {
     assert.deepEqual(vae.best, [false, true, true, true, true, true, true]);
     assert.ok(t.rows.filter((r) => r.kind !== 'model').every((r) => r.best.every((b) => !b)));
     assert.match(tableMarkdown(t), /^\| vae \| \*\*20\*\* \| \*\*2\*\* \| \*\*0\.9\*\* \| \*\*0\.45\*\* \| \*\*1\*\* \| \*\*0\*\* \|$/m);
+  });
+
+  it("a model's scores over several draws are their means, each cell with ± their standard deviation", async () => {
+    const { summariseDraws } = await import('../src/ml/metrics/draws.js');
+    const draw = (precision: number, recall: number) => ({ fd: 100 * precision, kid: 1, precision, recall, density: 0.5, coverage: recall });
+    const own = summariseDraws([draw(0.4, 0.3), draw(0.5, 0.35), draw(0.45, 0.4)]);
+    const round = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, Number((v as number).toFixed(12))]));
+    assert.deepEqual(round(own), { fd: 45, kid: 1, precision: 0.45, recall: 0.35, density: 0.5, coverage: 0.35 });
+    assert.deepEqual(round(own.sd!), { fd: 5, kid: 0, precision: 0.05, recall: 0.05, density: 0, coverage: 0.05 });
+    assert.throws(() => summariseDraws([draw(0.4, 0.3)]), /needs two draws at least, got 1/);
+    const drawn: Row = { ...rows[3]!, draws: 3, spaces: { own } };
+    const t = metricsTable([...rows.slice(0, 3), drawn], ['own']);
+    const cells = Object.fromEntries(t.header.map((h, i) => [h, t.rows[3]!.cells[i]]));
+    assert.deepEqual([cells['own FD'], cells['own precision'], cells['own recall']], ['45 ± 5', '0.45 ± 0.05', '0.35 ± 0.05']);
+    assert.equal(t.rows[2]!.cells[t.header.indexOf('own precision')], '0.6');
   });
 
   it('says in words which model is closer, which is diverse, and what looks collapsed or copied', () => {

@@ -60,19 +60,21 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
       name: string;
       kind: string;
       n: number;
-      spaces: { own: { fd: number; precision: number } };
+      draws: number;
+      spaces: { own: { fd: number; precision: number; sd?: Record<string, number> } };
       memorisation: { copyRate: number; ratio: number };
     }>;
+    // The models are scored on two draws of 12 of their 32 samples (ci/pipeline.yaml: draws 2).
     assert.deepEqual(
-      metrics.map((m) => [m.name, m.kind, m.n]),
+      metrics.map((m) => [m.name, m.kind, m.n, m.draws, Object.keys(m.spaces.own.sd ?? {}).join()]),
       [
-        ['real (validation, second half)', 'real', 12],
-        ['real (unseen writers)', 'unseen', 12],
-        ['real (training split)', 'copies', 12],
-        ['train-vae', 'model', 12],
-        ['train-gan', 'model', 12],
-        ['blank', 'sanity', 12],
-        ['digits', 'sanity', 12],
+        ['real (validation, second half)', 'real', 12, 1, ''],
+        ['real (unseen writers)', 'unseen', 12, 1, ''],
+        ['real (training split)', 'copies', 12, 1, ''],
+        ['train-vae', 'model', 12, 2, 'fd,kid,precision,recall,density,coverage'],
+        ['train-gan', 'model', 12, 2, 'fd,kid,precision,recall,density,coverage'],
+        ['blank', 'sanity', 12, 1, ''],
+        ['digits', 'sanity', 12, 1, ''],
       ],
     );
     for (const m of metrics) assert.ok(Number.isFinite(m.spaces.own.fd) && m.spaces.own.precision >= 0 && m.spaces.own.precision <= 1, m.name);
@@ -177,11 +179,31 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     const before = metrics();
     const r = pipe(dir, 'run', '-S', 'train-gan.epochs=1');
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    // The real set compared against, then seven rows: only train-gan's samples changed.
-    assert.match(r.stdout, /\[evaluate\] features from earlier runs: own 7 of 8 sets\n/);
+    // The real set compared against, then seven rows and the models' second draws: only train-gan's two changed.
+    assert.match(r.stdout, /\[evaluate\] features from earlier runs: own 8 of 10 sets\n/);
     const after = metrics();
     assert.deepEqual(after.filter((m) => m.name !== 'train-gan'), before.filter((m) => m.name !== 'train-gan'));
     assert.notDeepEqual(after.find((m) => m.name === 'train-gan'), before.find((m) => m.name === 'train-gan'));
+  });
+
+  it("one draw scores a model's first samples: the other columns as with two, its own scores those of the first draw alone; too few samples for the draws is refused", () => {
+    type Row = { name: string; draws: number; spaces: { own: Record<string, unknown> }; msssim: number; pixelMmd: number; memorisation: unknown };
+    const metrics = () => JSON.parse(readFileSync(join(dir, 'artifacts/evaluate/metrics.json'), 'utf8')) as Row[];
+    assert.equal(pipe(dir, 'run').code, 0);
+    const two = metrics();
+    const r = pipe(dir, 'run', '-S', 'evaluate.draws=1');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const one = metrics();
+    for (const name of ['train-vae', 'train-gan']) {
+      const [a, b] = [one.find((m) => m.name === name)!, two.find((m) => m.name === name)!];
+      assert.deepEqual([a.draws, a.msssim, a.pixelMmd, a.memorisation], [1, b.msssim, b.pixelMmd, b.memorisation], name);
+      assert.equal(a.spaces.own.sd, undefined);
+      assert.notEqual(a.spaces.own.fd, b.spaces.own.fd, `${name}: the mean of two draws is not the first's`);
+    }
+    assert.deepEqual(one.filter((m) => m.draws === 1 && !['train-vae', 'train-gan'].includes(m.name)), two.filter((m) => m.draws === 1));
+    const few = pipe(dir, 'run', '-S', 'evaluate.draws=4');
+    assert.equal(few.code, 1);
+    assert.match(few.stderr, /stage 'evaluate' failed: only 8 images per set \(validation: 24, halved for the real-vs-real row; held out: 22; samples: train-vae 32, train-gan 32, in 4 draws\); raise ingest's validation or holdout, or the sample count\n/);
   });
 
   it('a GAN that packs its images trains; a pack its batch cannot split is refused before training, with the numbers', () => {

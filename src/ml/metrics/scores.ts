@@ -1,11 +1,20 @@
-/** What evaluate computes for each scored set, as metrics.json holds it. */
-export interface SpaceScores {
+/** The scores of a set in one feature space. */
+export interface SpaceValues {
   fd: number;
   kid: number;
   precision: number;
   recall: number;
   density: number;
   coverage: number;
+}
+
+/**
+ * What evaluate computes for each scored set, as metrics.json holds it. A model scored on several
+ * disjoint draws of its samples (evaluate's draws) has each value as their mean and, in sd, their
+ * standard deviation.
+ */
+export interface SpaceScores extends SpaceValues {
+  sd?: SpaceValues;
 }
 
 /**
@@ -19,6 +28,8 @@ export interface RowScores {
   name: string;
   kind: RowKind;
   n: number;
+  /** Disjoint sets of n images whose mean the own space's scores are (1: one set). */
+  draws: number;
   spaces: Record<string, SpaceScores>;
   pixelMmd: number;
   msssim: number;

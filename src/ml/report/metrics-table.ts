@@ -1,4 +1,4 @@
-import type { RowKind, RowScores } from '../metrics/scores.js';
+import type { RowKind, RowScores, SpaceValues } from '../metrics/scores.js';
 
 /** Which value of a column is best: the lowest, the highest, the nearest the real-vs-real row's, the nearest 1. */
 type Best = 'lower' | 'higher' | 'near-real' | 'near-one';
@@ -6,6 +6,8 @@ type Best = 'lower' | 'higher' | 'near-real' | 'near-one';
 interface Column {
   title: string;
   value: (r: RowScores) => number;
+  /** The standard deviation of the value over the draws it is the mean of, if it is one. */
+  sd?: (r: RowScores) => number | undefined;
   best: Best;
 }
 
@@ -23,10 +25,11 @@ export function fmt(v: number | undefined): string {
 }
 
 function columns(spaces: string[]): Column[] {
+  const metric = (s: string, m: keyof SpaceValues, title: string, best: Best): Column => ({ title: `${s} ${title}`, value: (r) => r.spaces[s]![m], sd: (r) => r.spaces[s]!.sd?.[m], best });
   const perSpace = (s: string): Column[] => [
-    { title: `${s} FD`, value: (r) => r.spaces[s]!.fd, best: 'lower' },
-    { title: `${s} KID`, value: (r) => r.spaces[s]!.kid, best: 'lower' },
-    ...(['precision', 'recall', 'density', 'coverage'] as const).map((m): Column => ({ title: `${s} ${m}`, value: (r) => r.spaces[s]![m], best: 'higher' })),
+    metric(s, 'fd', 'FD', 'lower'),
+    metric(s, 'kid', 'KID', 'lower'),
+    ...(['precision', 'recall', 'density', 'coverage'] as const).map((m) => metric(s, m, m, 'higher')),
   ];
   return [
     ...spaces.flatMap(perSpace),
@@ -63,11 +66,16 @@ export function metricsTable(scores: RowScores[], spaces: string[]): MetricsTabl
     header: ['set', ...kept.map((c) => c.title)],
     rows: scores.map((r) => ({
       kind: r.kind,
-      cells: [r.name, ...kept.map((c) => fmt(c.value(r)))],
+      cells: [r.name, ...kept.map((c) => cell(c.value(r), c.sd?.(r)))],
       best: [false, ...kept.map((c, i) => r.kind === 'model' && bestOf[i] !== undefined && score(c, r) === bestOf[i])],
     })),
     dropped: dropped.map((c) => c.title),
   };
+}
+
+/** A value, and ± its standard deviation over draws where it is a mean (two significant digits: it is a spread). */
+function cell(v: number, sd: number | undefined): string {
+  return sd === undefined ? fmt(v) : `${fmt(v)} ± ${fmt(Number(sd.toPrecision(2)))}`;
 }
 
 /** The table as GitHub markdown, best values in bold. */
