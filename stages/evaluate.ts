@@ -112,7 +112,7 @@ export default defineStage<EvaluateParams>({
     const size = test.shape[1]!;
     const rng = new Rng(`${p.seed}:evaluate`);
     const real = pickImages(val, halves[0]!.slice(0, n));
-    // A model's images after its first n are its further draws (draws), scored in the own space only.
+    // A model's images after its first n are its further draws (draws), scored in the own space and by MS-SSIM.
     const rows: Array<{ name: string; kind: RowKind; images: Tensor; draws?: Tensor[] }> = [
       { name: 'real (validation, second half)', kind: 'real', images: pickImages(val, halves[1]!.slice(0, n)) },
       { name: 'real (unseen writers)', kind: 'unseen', images: headImages(test, n) },
@@ -209,14 +209,20 @@ export default defineStage<EvaluateParams>({
           if (s.name === 'own') for (const d of row.draws ?? []) more.push(await valuesOf(i, d));
           sp[s.name] = more.length ? summariseDraws([first, ...more]) : first;
         }
-        const pr = new Rng(`${p.seed}:pairs:${row.name}`);
-        let ms = 0;
-        for (let k = 0; k < p.pairs; k++) {
-          const a = pr.int(n);
-          let b = pr.int(n - 1);
-          if (b >= a) b++;
-          ms += msssim((row.images.data as Float32Array).subarray(a * px, (a + 1) * px), (row.images.data as Float32Array).subarray(b * px, (b + 1) * px), size);
-        }
+        // Diversity: the mean MS-SSIM of random pairs within a draw; the first draw's pairs as with one draw.
+        const diversity = (images: Tensor, draw: number) => {
+          const pr = new Rng(`${p.seed}:pairs:${row.name}${draw ? `:${draw}` : ''}`);
+          const data = images.data as Float32Array;
+          let ms = 0;
+          for (let k = 0; k < p.pairs; k++) {
+            const a = pr.int(n);
+            let b = pr.int(n - 1);
+            if (b >= a) b++;
+            ms += msssim(data.subarray(a * px, (a + 1) * px), data.subarray(b * px, (b + 1) * px), size);
+          }
+          return { msssim: ms / p.pairs };
+        };
+        const ms: { msssim: number; sd?: { msssim: number } } = row.draws?.length ? summariseDraws([row.images, ...row.draws].map(diversity)) : diversity(row.images, 0);
         const near = await nearestOf(row.images);
         const med = median(near.distance);
         const copies = Array.from(near.distance).filter((d) => d < p.copyThreshold * realNearest).length;
@@ -236,7 +242,8 @@ export default defineStage<EvaluateParams>({
           draws: 1 + (row.draws?.length ?? 0),
           spaces: sp,
           pixelMmd: pixelMmd(realPixels, features(n, px, row.images.data as Float32Array)),
-          msssim: ms / p.pairs,
+          msssim: ms.msssim,
+          ...(ms.sd ? { msssimSd: ms.sd.msssim } : {}),
           memorisation: { ratio: med / realNearest, copyRate: copies / n, medianNearest: med },
         });
         bar.tick();
@@ -254,7 +261,7 @@ export default defineStage<EvaluateParams>({
     const accuracy = feats?.json<{ accuracy?: number | null }>('model').accuracy ?? undefined;
     const notes = [
       `Every set has ${n} images and is compared with ${n} real validation images: images of the ${trainWriters} training writers that no model trained on (the first half; alternate images, so every writer is in both halves). The real-vs-real row is the second half: the floor a model is read against.`,
-      ...(p.draws > 1 ? [`Each model's own scores are the mean ± standard deviation over ${p.draws} disjoint draws of ${n} of its samples (one draw's precision and recall move by a few hundredths); its other columns are its first draw's.`] : []),
+      ...(p.draws > 1 ? [`Each model's own scores are the mean ± standard deviation over ${p.draws} disjoint draws of ${n} of its samples (one draw's precision and recall move by a few hundredths); its other columns but MS-SSIM (a mean over the draws too) are its first draw's.`] : []),
       `real (unseen writers): ${heldWriters} writers no model saw at all, for how far another person's signatures are. real (training split): training images themselves, which the memorisation check must flag (copy rate near 1). blank and digits (MNIST-like): sanity rows that must score far from signatures.`,
       'FD: Fréchet distance (FID formula) in that feature space; KID: unbiased MMD² with a cubic kernel on standardised features; lower is better for both.',
       'precision/recall: Kynkäänniemi et al. 2019 (k=' + p.kPrecision + '); density/coverage: Naeem et al. 2020 (k=' + p.kDensity + '); higher is better.',
@@ -294,7 +301,7 @@ export default defineStage<EvaluateParams>({
     if (nearestSheets.length) sections.push({ title: 'Memorisation check: the generated images closest to a training image', images: nearestSheets });
     const context: Array<[string, string]> = [
       ['data', `${trainMeta.length} training images (augmented) of ${trainWriters} writers, ${val.shape[0]} validation images of the same writers, ${test.shape[0]} images of ${heldWriters} held-out writers, ${size}×${size}`],
-      ['scored', `${n} images per set${p.draws > 1 ? ` (a model's own scores: the mean of ${p.draws} draws)` : ''}, ${p.pairs} MS-SSIM pairs, feature spaces: ${spaces.map((s) => s.name).join(', ') || 'none'}`],
+      ['scored', `${n} images per set${p.draws > 1 ? ` (a model's own scores and MS-SSIM: the mean of ${p.draws} draws)` : ''}, ${p.pairs} MS-SSIM pairs, feature spaces: ${spaces.map((s) => s.name).join(', ') || 'none'}`],
       ['backend', backend],
       ...(accuracy !== undefined ? ([['writer classifier', `${(accuracy * 100).toFixed(1)}% on the validation images of its training writers`]] as Array<[string, string]>) : []),
       ...trainers.map((up): [string, string] => [up.stage, paramSummary(up.params)]),

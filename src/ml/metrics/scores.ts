@@ -33,6 +33,8 @@ export interface RowScores {
   spaces: Record<string, SpaceScores>;
   pixelMmd: number;
   msssim: number;
+  /** With draws > 1: the standard deviation of msssim over the draws (msssim is their mean). */
+  msssimSd?: number;
   memorisation: { ratio: number; copyRate: number; medianNearest: number };
 }
 

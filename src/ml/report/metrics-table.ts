@@ -34,7 +34,7 @@ function columns(spaces: string[]): Column[] {
   return [
     ...spaces.flatMap(perSpace),
     { title: 'pixel MMD²', value: (r) => r.pixelMmd, best: 'lower' },
-    { title: 'MS-SSIM', value: (r) => r.msssim, best: 'near-real' },
+    { title: 'MS-SSIM', value: (r) => r.msssim, sd: (r) => r.msssimSd, best: 'near-real' },
     { title: 'nearest-train ratio', value: (r) => r.memorisation.ratio, best: 'near-one' },
     { title: 'copy rate', value: (r) => r.memorisation.copyRate, best: 'lower' },
   ];
