@@ -98,7 +98,8 @@ describe('SLURM executor (two nodes, one with a pretend GPU)', () => {
     const { dir, remote } = project();
     const local = mkdtempSync(join(tmpdir(), 'pipe-slurm-local-'));
     for (const f of ['pipeline.yaml', 'pipe.lock']) cpSync(join(dir, f), join(local, f));
-    const grid = ['-S', 'train-vae.latent=2,4', '-S', 'sample.count=16,32', '--json'];
+    // 24 at least: evaluate scores two draws of 12 of each model's samples (ci/pipeline.yaml).
+    const grid = ['-S', 'train-vae.latent=2,4', '-S', 'sample.count=24,32', '--json'];
     const r = pipeEnv(dir, env, 'sweep', '--executor', 'slurm', '--remote', remote, ...grid);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const events = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; stage?: string; msg?: string; detail?: string });
