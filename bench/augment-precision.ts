@@ -6,11 +6,9 @@
  * such copies can reach. Needs a finished default run (augment and features cached):
  *   npm run bench:augment
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeNpy } from '../src/core/npy.js';
 import { Rng } from '../src/core/rng.js';
 import type { Tensor } from '../src/core/stage.js';
 import { augmentImage, type AugmentOptions } from '../src/ml/data/warp.js';
@@ -18,6 +16,7 @@ import { pickImages } from '../src/ml/data/images.js';
 import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
 import { frechetDistance, prdc } from '../src/ml/metrics/stats.js';
 import { loadTf } from '../src/ml/tfjs/backend.js';
+import { cachedJson, cachedTensor } from './cached-output.js';
 
 const N = 200;
 const none: AugmentOptions = { interpolation: 'lanczos3', rotate: 0, translate: 0, scale: 0, flipH: 0, flipV: 0, elastic: { alpha: 0, sigma: 0 } };
@@ -31,18 +30,12 @@ const VARIANTS: Array<[string, Partial<AugmentOptions>]> = [
   ['elastic (α 4, σ 3)', { elastic: { alpha: 4, sigma: 3 } }],
 ];
 
-function exported(dir: string, output: string, ext = 'npy'): Buffer {
-  const file = join(dir, `${output}.${ext}`);
-  execFileSync(process.execPath, ['bin/pipe.js', 'export', 'augment', output, file], { stdio: 'ignore' });
-  return readFileSync(file);
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'pipe-augprec-'));
 try {
-  const train = decodeNpy(exported(dir, 'train'), 'augment train');
-  const val = decodeNpy(exported(dir, 'val'), 'augment val');
-  const meta = JSON.parse(exported(dir, 'trainMeta', 'json').toString('utf8')) as Array<{ path: string }>;
-  const { polarity } = JSON.parse(exported(dir, 'format', 'json').toString('utf8')) as { polarity: 'ink-one' | 'ink-dark' };
+  const train = cachedTensor(dir, 'augment', 'train');
+  const val = cachedTensor(dir, 'augment', 'val');
+  const meta = cachedJson<Array<{ path: string }>>(dir, 'augment', 'trainMeta');
+  const { polarity } = cachedJson<{ polarity: 'ink-one' | 'ink-dark' }>(dir, 'augment', 'format');
   const paper = polarity === 'ink-one' ? 0 : 1;
   const { tf } = await loadTf('auto');
   const cls = 'artifacts/features/classifier';

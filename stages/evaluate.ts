@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type * as TF from '../src/ml/tfjs/tf.js';
-import { headImages, pickImages, tensorImages } from '../src/ml/data/images.js';
+import { pickImages, sliceImages, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { fromPlain } from '../src/ml/models/io.js';
 import { ownSpace, validationHalves } from '../src/ml/metrics/own-space.js';
 import { IMAGENET_NETS, imagenetEmbedder, type ImagenetEmbedder, type ImagenetNet } from '../src/ml/metrics/imagenet.js';
 import { inkNormalised, median, nearestTraining } from '../src/ml/metrics/memorisation.js';
 import { blankImages, digitImages } from '../src/ml/metrics/sanity.js';
-import { drawImages, summariseDraws } from '../src/ml/metrics/draws.js';
+import { summariseDraws } from '../src/ml/metrics/draws.js';
 import type { RowKind, RowScores, SpaceScores, SpaceValues } from '../src/ml/metrics/scores.js';
 import { verdicts } from '../src/ml/metrics/verdict.js';
 import { metricsTable, tableMarkdown } from '../src/ml/report/metrics-table.js';
@@ -115,9 +115,9 @@ export default defineStage<EvaluateParams>({
     // A model's images after its first n are its further draws (draws), scored in the own space and by MS-SSIM.
     const rows: Array<{ name: string; kind: RowKind; images: Tensor; draws?: Tensor[] }> = [
       { name: 'real (validation, second half)', kind: 'real', images: pickImages(val, halves[1]!.slice(0, n)) },
-      { name: 'real (unseen writers)', kind: 'unseen', images: headImages(test, n) },
+      { name: 'real (unseen writers)', kind: 'unseen', images: sliceImages(test, 0, n) },
       { name: 'real (training split)', kind: 'copies', images: pickImages(train, rng.shuffle(Array.from({ length: train.shape[0]! }, (_, i) => i)).slice(0, n)) },
-      ...sets.map((s) => ({ name: s.name, kind: 'model' as const, images: drawImages(s.images, 0, n), draws: Array.from({ length: p.draws - 1 }, (_, k) => drawImages(s.images, k + 1, n)) })),
+      ...sets.map((s) => ({ name: s.name, kind: 'model' as const, images: sliceImages(s.images, 0, n), draws: Array.from({ length: p.draws - 1 }, (_, k) => sliceImages(s.images, (k + 1) * n, n)) })),
       ...(p.sanity
         ? [
             { name: 'blank', kind: 'sanity' as const, images: blankImages(n, size, format.polarity) },
@@ -281,7 +281,7 @@ export default defineStage<EvaluateParams>({
       { better: { ...Object.fromEntries(perSpace.map(([k, , dir]) => [k, dir])), 'own/classifierAccuracy': 'higher' } },
     );
 
-    const grid = (t: Tensor) => gridPng(tensorImages(headImages(t, Math.min(64, t.shape[0]!)), format.polarity), { cols: 8, cellWidth: size, cellHeight: size });
+    const grid = (t: Tensor) => gridPng(tensorImages(sliceImages(t, 0, Math.min(64, t.shape[0]!)), format.polarity), { cols: 8, cellWidth: size, cellHeight: size });
     const sections: ReportSection[] = [];
     sections.push({
       title: 'Samples',

@@ -19,6 +19,8 @@ export interface TrainGanParams extends TfParams {
   threads: number;
   noise: number;
   filters: number;
+  /** Unset: filters. */
+  dFilters?: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -55,7 +57,7 @@ export default defineStage<TrainGanParams>({
     }
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
-      model: { size, noise: p.noise, filters: p.filters, minibatchStd: p.minibatchStd, pack: p.pack, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
+      model: { size, noise: p.noise, filters: p.filters, dFilters: p.dFilters ?? p.filters, minibatchStd: p.minibatchStd, pack: p.pack, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
       lr: p.lr,
       lrD: p.lrD,
       beta1: p.beta1,

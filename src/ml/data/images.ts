@@ -14,10 +14,10 @@ export function pickImages(t: Tensor, rows: number[]): Tensor {
   return { ...t, shape: [rows.length, ...t.shape.slice(1)], data: out };
 }
 
-/** The first n images of a batch tensor, without a copy. */
-export function headImages(t: Tensor, n: number): Tensor {
+/** Images start to start + n of a batch tensor, without a copy. */
+export function sliceImages(t: Tensor, start: number, n: number): Tensor {
   const px = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(0, n * px) };
+  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(start * px, (start + n) * px) };
 }
 
 /**

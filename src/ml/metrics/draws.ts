@@ -1,11 +1,3 @@
-import type { Tensor } from '../../core/stage.js';
-
-/** Draw k of a model's samples: its images k·n to (k + 1)·n, without a copy (draw 0 is its first n). */
-export function drawImages(t: Tensor, k: number, n: number): Tensor {
-  const px = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return { ...t, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(k * n * px, (k + 1) * n * px) };
-}
-
 /**
  * The scores of several disjoint draws of one model's samples as one: each value the mean over the
  * draws, with the sample standard deviation beside it. One draw of 200 samples moves own-space

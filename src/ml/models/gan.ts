@@ -6,8 +6,10 @@ import { minibatchStd } from './minibatch-std.js';
 export interface GanConfig {
   size: number;
   noise: number;
-  /** Width of the networks: the last generator layer before the image has this many filters. */
+  /** Width of the generator: its last layer before the image has this many filters. */
   filters: number;
+  /** Width of the discriminator: its first conv has this many filters, doubling towards the logit. */
+  dFilters: number;
   /** A minibatch standard deviation feature map before the discriminator's logit. */
   minibatchStd: boolean;
   /** Images the discriminator judges together, stacked as channels (PacGAN: Lin et al. 2018); 1: one at a time. */
@@ -40,7 +42,8 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
   const init = () => tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seed() });
   const ups = Math.log2(c.size / 4);
   if (!Number.isInteger(ups) || ups < 1) throw new Error(`GAN image size must be 4·2^k (8, 16, 32, 64, ...), got ${c.size}`);
-  const widths = Array.from({ length: ups }, (_, i) => c.filters * 2 ** (ups - 1 - i));
+  const widthsOf = (filters: number) => Array.from({ length: ups }, (_, i) => filters * 2 ** (ups - 1 - i));
+  const widths = widthsOf(c.filters);
 
   const z = tf.input({ shape: [c.noise], name: 'noise' });
   let g = tf.layers.dense({ units: 4 * 4 * widths[0]!, useBias: false, kernelInitializer: init(), name: 'g_dense' }).apply(z) as TF.SymbolicTensor;
@@ -66,7 +69,7 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
 
   const x = tf.input({ shape: [c.size, c.size, c.pack], name: 'image' });
   let d = x;
-  [...widths].reverse().forEach((w, i) => {
+  widthsOf(c.dFilters).reverse().forEach((w, i) => {
     d = tf.layers.conv2d({ filters: w, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: init(), name: `d_conv${i + 1}` }).apply(d) as TF.SymbolicTensor;
     if (i > 0 && c.dNorm === 'batch') d = tf.layers.batchNormalization({ momentum: 0.9, name: `d_bn${i + 1}` }).apply(d) as TF.SymbolicTensor;
     d = tf.layers.leakyReLU({ alpha: 0.2, name: `d_lrelu${i + 1}` }).apply(d) as TF.SymbolicTensor;
