@@ -39,6 +39,7 @@ export interface TrainGanParams extends TfParams {
   minibatchStd: boolean;
   pack: number;
   upsample: 'transposed' | 'nearest';
+  refine: boolean;
   dNorm: 'batch' | 'spectral';
   progressSamples: number;
   seed: number;
@@ -57,7 +58,7 @@ export default defineStage<TrainGanParams>({
     }
     const recipe: ganTrainer.GanRecipe = {
       kind: 'gan',
-      model: { size, noise: p.noise, filters: p.filters, dFilters: p.dFilters ?? p.filters, minibatchStd: p.minibatchStd, pack: p.pack, upsample: p.upsample, dNorm: p.dNorm, seed: p.seed },
+      model: { size, noise: p.noise, filters: p.filters, dFilters: p.dFilters ?? p.filters, minibatchStd: p.minibatchStd, pack: p.pack, upsample: p.upsample, refine: p.refine, dNorm: p.dNorm, seed: p.seed },
       lr: p.lr,
       lrD: p.lrD,
       beta1: p.beta1,

@@ -78,7 +78,7 @@ describe('sum and mean gradients', () => {
 
 describe('lean training gradients', () => {
   it('match tfjs-layers own gradients and batch-norm moving statistics', () => {
-    const config = { size: 16, noise: 4, filters: 3, dFilters: 3, minibatchStd: false, pack: 1, upsample: 'transposed' as const, dNorm: 'batch' as const, seed: 5 };
+    const config = { size: 16, noise: 4, filters: 3, dFilters: 3, minibatchStd: false, pack: 1, upsample: 'transposed' as const, refine: false, dNorm: 'batch' as const, seed: 5 };
     const [plain, lean] = [buildGan(tf, config), buildGan(tf, config)];
     leanGradients(tf, lean.generator);
     leanGradients(tf, lean.discriminator);
@@ -125,13 +125,13 @@ describe('models', () => {
   });
 
   it('the same seed gives the same initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
-    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', dNorm: 'batch', seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
+    const sums = (seed: number) => buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed }).generator.weights.map((w) => tf.sum(w.read()).dataSync()[0]);
     assert.deepEqual(sums(0), sums(0));
     assert.notDeepEqual(sums(0), sums(1));
   });
 
   it('GAN generator makes size×size tanh images; the discriminator one logit each', () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', dNorm: 'batch', seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 2 });
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
     const v = img.dataSync();
@@ -140,7 +140,7 @@ describe('models', () => {
   });
 
   it('filters sets the generator\'s width and dFilters the discriminator\'s, each doubling away from the image', () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 6, dFilters: 3, minibatchStd: false, pack: 1, upsample: 'transposed', dNorm: 'batch', seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 6, dFilters: 3, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 2 });
     const widths = (m: TF.LayersModel, cls: string) => m.layers.filter((l) => l.getClassName() === cls).map((l) => (l.getConfig() as { filters: number }).filters);
     // size 16: two doublings; the generator's dense layer feeds a 4×4×12 map.
     assert.deepEqual(widths(gan.generator, 'Conv2DTranspose'), [6, 1]);
@@ -148,13 +148,28 @@ describe('models', () => {
     assert.deepEqual(widths(gan.discriminator, 'Conv2D'), [3, 6]);
   });
 
+  it('refine keeps the last doubling filters wide, with batch norm, and draws the image with a 3×3 conv; off, the weights are those of before', () => {
+    const config = { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed' as const, dNorm: 'batch' as const, seed: 2 };
+    const refined = buildGan(tf, { ...config, refine: true }).generator;
+    const layers = refined.layers.map((l) => `${l.getClassName()}:${l.name}`);
+    assert.deepEqual(layers.slice(-5), ['Conv2DTranspose:g_deconv2', 'BatchNormalization:g_bn2', 'ReLU:g_relu2', 'Conv2D:g_refine', 'Activation:g_tanh']);
+    assert.equal((refined.getLayer('g_deconv2').getConfig() as { filters: number }).filters, 4);
+    assert.deepEqual(refined.outputShape, [null, size, size, 1]);
+    const plain = buildGan(tf, { ...config, refine: false }).generator;
+    assert.deepEqual(plain.layers.slice(-2).map((l) => l.name), ['g_deconv2', 'g_tanh']);
+    assert.equal((plain.getLayer('g_deconv2').getConfig() as { filters: number }).filters, 1);
+    // Refine adds layers after the others, so the layers both have start from the same weights.
+    const first = (g: TF.LayersModel) => Array.from(g.getLayer('g_deconv1').getWeights()[0]!.dataSync());
+    assert.deepEqual(first(plain), first(refined));
+  });
+
   it("upsample 'nearest' doubles the generator's maps by nearest-neighbour upsampling and a 3×3 conv, with no transposed conv", () => {
-    const gan = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'nearest', dNorm: 'batch', seed: 2 });
+    const gan = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'nearest', refine: false, dNorm: 'batch', seed: 2 });
     const layers = gan.generator.layers.map((l) => `${l.getClassName()}:${l.name}`);
     assert.deepEqual(layers.filter((l) => /^(UpSampling2D|Conv2D|Conv2DTranspose):/.test(l)), ['UpSampling2D:g_up1', 'Conv2D:g_conv1', 'UpSampling2D:g_up2', 'Conv2D:g_conv2']);
     const img = gan.generator.predict(tf.randomNormal([3, 8], 0, 1, 'float32', 1)) as TF.Tensor;
     assert.deepEqual(img.shape, [3, size, size, 1]);
-    const transposed = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', dNorm: 'batch', seed: 2 });
+    const transposed = buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 2 });
     assert.deepEqual(transposed.generator.layers.filter((l) => l.getClassName() === 'Conv2DTranspose').map((l) => l.name), ['g_deconv1', 'g_deconv2']);
   });
 
@@ -173,7 +188,7 @@ describe('models', () => {
   });
 
   it("dNorm 'spectral' leaves batch norm out of the discriminator", () => {
-    const names = (dNorm: 'batch' | 'spectral') => buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', dNorm, seed: 2 }).discriminator.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.name);
+    const names = (dNorm: 'batch' | 'spectral') => buildGan(tf, { size, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm, seed: 2 }).discriminator.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.name);
     assert.deepEqual(names('batch'), ['d_bn2']);
     assert.deepEqual(names('spectral'), []);
   });
@@ -303,7 +318,7 @@ describe('GAN training aids', () => {
     assert.deepEqual(v.filter((_, i) => i % 2 === 0), [0, 2, 4, 6, 1, 1, 1, 1]);
     const g = tf.grad((t: TF.Tensor) => tf.sum(tf.slice(layer.apply(t) as TF.Tensor, [0, 0, 0, 1], [-1, -1, -1, 1])))(x).dataSync();
     assert.ok(g.some((e) => e !== 0), 'the spread passes gradients back to the images');
-    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, dFilters: 4, minibatchStd: true, pack: 1, upsample: 'transposed', dNorm: 'batch', seed: 3 });
+    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, dFilters: 4, minibatchStd: true, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 3 });
     const { json, weights } = await exportLayersModel(tf, discriminator);
     const back = await importLayersModel(tf, json, weights);
     const imgs = tf.tensor4d(random([3, 16, 16, 1], 'd'), [3, 16, 16, 1]);
@@ -322,7 +337,7 @@ describe('GAN training aids', () => {
     const g = tf.grad((t: TF.Tensor) => tf.sum(tf.mul(packImages(tf, t, 2), weights)))(imgs);
     // Each image pixel gets the weight of the channel it landed in.
     assert.deepEqual(Array.from(g.dataSync()), [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15]);
-    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 2, upsample: 'transposed', dNorm: 'batch', seed: 3 });
+    const { discriminator } = buildGan(tf, { size: 16, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 2, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 3 });
     assert.deepEqual(discriminator.inputs[0]!.shape, [null, 16, 16, 2]);
     assert.deepEqual((discriminator.predict(packImages(tf, tf.zeros([6, 16, 16, 1]), 2)) as TF.Tensor).shape, [3, 1]);
   });

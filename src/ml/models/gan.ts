@@ -16,6 +16,8 @@ export interface GanConfig {
   pack: number;
   /** How the generator doubles its maps: a 4×4 stride-2 transposed conv, or nearest-neighbour upsampling then a 3×3 conv. */
   upsample: 'transposed' | 'nearest';
+  /** The generator's last doubling keeps `filters` maps, with batch norm and ReLU, and a 3×3 conv makes the image from them at full size. */
+  refine: boolean;
   /** The discriminator's normalisation: batch norm after each conv but the first, or none (its kernels spectrally bounded by the trainer instead). */
   dNorm: 'batch' | 'spectral';
   seed: number;
@@ -52,18 +54,21 @@ export function buildGan(tf: Tf, c: GanConfig): Gan {
   g = tf.layers.reshape({ targetShape: [4, 4, widths[0]!], name: 'g_reshape' }).apply(g) as TF.SymbolicTensor;
   widths.forEach((_, i) => {
     const last = i === widths.length - 1;
-    const filters = last ? 1 : widths[i + 1]!;
+    // With refine the last doubling is a hidden layer too, c.filters wide, and g_refine below draws the image.
+    const image = last && !c.refine;
+    const filters = image ? 1 : last ? c.filters : widths[i + 1]!;
     if (c.upsample === 'nearest') {
       g = tf.layers.upSampling2d({ size: [2, 2], name: `g_up${i + 1}` }).apply(g) as TF.SymbolicTensor;
-      g = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_conv${i + 1}` }).apply(g) as TF.SymbolicTensor;
+      g = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: image, kernelInitializer: init(), name: `g_conv${i + 1}` }).apply(g) as TF.SymbolicTensor;
     } else {
-      g = tf.layers.conv2dTranspose({ filters, kernelSize: 4, strides: 2, padding: 'same', useBias: last, kernelInitializer: init(), name: `g_deconv${i + 1}` }).apply(g) as TF.SymbolicTensor;
+      g = tf.layers.conv2dTranspose({ filters, kernelSize: 4, strides: 2, padding: 'same', useBias: image, kernelInitializer: init(), name: `g_deconv${i + 1}` }).apply(g) as TF.SymbolicTensor;
     }
-    if (!last) {
+    if (!image) {
       g = tf.layers.batchNormalization({ momentum: 0.9, name: `g_bn${i + 1}` }).apply(g) as TF.SymbolicTensor;
       g = tf.layers.reLU({ name: `g_relu${i + 1}` }).apply(g) as TF.SymbolicTensor;
     }
   });
+  if (c.refine) g = tf.layers.conv2d({ filters: 1, kernelSize: 3, padding: 'same', kernelInitializer: init(), name: 'g_refine' }).apply(g) as TF.SymbolicTensor;
   g = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(g) as TF.SymbolicTensor;
   const generator = tf.model({ inputs: z, outputs: g, name: 'generator' });
 
