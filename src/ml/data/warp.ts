@@ -1,4 +1,5 @@
 import type { Rng } from '../../core/stage.js';
+import { gaussianTaps } from './gaussian-taps.js';
 
 /** How a warped image is resampled: bilinear blurs every copy; Lanczos-3 keeps strokes as sharp as the originals'. */
 export type Interpolation = 'bilinear' | 'lanczos3';
@@ -68,11 +69,8 @@ const SAMPLERS: Record<Interpolation, Sampler> = { bilinear, lanczos3 };
 
 /** Separable Gaussian blur of a size×size field (for elastic displacement). */
 function blur(field: Float32Array, size: number, sigma: number): Float32Array {
-  const r = Math.max(1, Math.ceil(sigma * 3));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i]! /= sum;
+  const k = gaussianTaps(sigma);
+  const r = (k.length - 1) / 2;
   const tmp = new Float32Array(field.length);
   const out = new Float32Array(field.length);
   for (let y = 0; y < size; y++)

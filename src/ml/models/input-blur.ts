@@ -1,16 +1,16 @@
 import type * as TF from '../tfjs/tf.js';
 import type { Tf } from '../tfjs/tf.js';
+import { gaussianTaps } from '../data/gaussian-taps.js';
 
 /**
  * The size×size matrix B of a Gaussian blur of σ pixels: the blur of an image X is B·X·B (B is
  * symmetric). Taps that fall outside the image read blank paper.
  */
 export function blurMatrix(size: number, sigma: number): Float32Array {
-  const r = Math.ceil(3 * sigma);
-  const g = Array.from({ length: 2 * r + 1 }, (_, k) => Math.exp(-((k - r) ** 2) / (2 * sigma * sigma)));
-  const sum = g.reduce((s, v) => s + v, 0);
+  const g = gaussianTaps(sigma);
+  const r = (g.length - 1) / 2;
   const b = new Float32Array(size * size);
-  for (let i = 0; i < size; i++) for (let j = Math.max(0, i - r); j <= Math.min(size - 1, i + r); j++) b[i * size + j] = g[j - i + r]! / sum;
+  for (let i = 0; i < size; i++) for (let j = Math.max(0, i - r); j <= Math.min(size - 1, i + r); j++) b[i * size + j] = g[j - i + r]!;
   return b;
 }
 
