@@ -17,7 +17,7 @@ async function benchStep(backend: ConcreteBackend, model: 'vae' | 'gan', filters
   const { tf, trainer, opts, weights, pool } =
     model === 'vae'
       ? await setupTraining(ctx, vaeTrainer, { kind: 'vae', model: { size: 64, latent: 16, filters: [16, 32], seed: 0 }, lr: 1e-3, recon: 'bce' })
-      : await setupTraining(ctx, ganTrainer, { kind: 'gan', model: { size: 64, noise: 64, filters, dFilters: filters, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 0 }, lr: 2e-4, lrD: 2e-4, beta1: 0.5, loss: 'non-saturating', labelSmoothing: 0.1, diffAugment: [], paper: -1 });
+      : await setupTraining(ctx, ganTrainer, { kind: 'gan', model: { size: 64, noise: 64, filters, dFilters: filters, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 0 }, lr: 2e-4, lrD: 2e-4, beta1: 0.5, loss: 'non-saturating', labelSmoothing: 0.1, diffAugment: [], r1: 0, paper: -1 });
   const x = tf.tensor4d(Float32Array.from({ length: bs * 64 * 64 }, (_, i) => ((i * 2654435761) >>> 0) % 10 === 0 ? 1 : 0), [bs, 64, 64, 1]);
   const rng = new Rng('bench');
   const step = () => trainStep(tf, trainer, opts, weights, x, rng, { beta: 1, sigma: 0 }, pool);

@@ -3,6 +3,7 @@ import { encodePng, tensorImages } from '../src/ml/data/images.js';
 import { gridPng } from '../src/ml/data/sheet.js';
 import { highest } from '../src/ml/models/highest.js';
 import { loadGenerator, noiseVector, toUnit, type ModelInfo } from '../src/ml/models/generate.js';
+import { jacobianNorm } from '../src/ml/models/jacobian-norm.js';
 import { fromPlain, importLayersModel, toPlain } from '../src/ml/models/io.js';
 import { Rng } from '../src/core/stage.js';
 import { defineStage, type StageContext, type StageInputs } from '../src/core/stage.js';
@@ -13,12 +14,16 @@ export interface SampleParams extends TfParams {
   count: number;
   truncation: number;
   reject: number;
+  rejectBy: 'discriminator' | 'jacobian';
   grid: number;
   singles: number;
   reconstructions: number;
   interpolationSteps: number;
   seed: number;
 }
+
+/** Random directions per image in the Jacobian's estimate: its relative error falls as 1/√directions. */
+const JACOBIAN_DIRECTIONS = 4;
 
 export default defineStage<SampleParams>({
   description: 'Draw samples from each trained model: grids, single images, VAE reconstructions and interpolations',
@@ -34,24 +39,24 @@ export default defineStage<SampleParams>({
       const { info, net, zDim } = await loadGenerator(tf, up);
       const rng = new Rng(`${p.seed}:${name}`);
       const size = info.size;
-      const judge = info.kind === 'gan' && p.reject > 0 ? await loadDiscriminator(tf, up, name) : undefined;
-      // With a judge, count / (1 − reject) images are drawn, each with its logit, and the count most real kept.
+      const judge = p.reject > 0 ? await rejection(tf, p, up, info, net, name) : undefined;
+      // With a judge, count / (1 − reject) images are drawn, each with its score, and the count it scores highest kept.
       const drawn = judge ? Math.ceil(p.count / (1 - p.reject)) : p.count;
       const all = new Float32Array(drawn * size * size);
-      const logits = new Float32Array(drawn);
+      const scores = new Float32Array(drawn);
       for (let i = 0; i < drawn; i += batch) {
         const n = Math.min(batch, drawn - i);
         const z = tf.tensor2d(noiseVector(rng, n * zDim, p.truncation), [n, zDim]);
         const raw = net.predict(z) as TF.Tensor;
         const out = tf.tidy(() => toUnit(tf, info, raw));
         all.set(await out.data(), i * size * size);
-        const judged = judge ? (judge.predict(raw) as TF.Tensor) : undefined;
-        if (judged) logits.set(await judged.data(), i);
+        const judged = judge?.score(z, raw);
+        if (judged) scores.set(await judged.data(), i);
         tf.dispose([z, raw, out, ...(judged ? [judged] : [])]);
       }
       judge?.dispose();
-      const kept = judge ? highest(logits, p.count) : undefined;
-      if (kept) ctx.log.info(`${name}: kept the ${p.count} of ${drawn} drawn images its discriminator scores most real (logit ≥ ${Math.min(...kept.map((k) => logits[k]!)).toFixed(2)}; all drawn: ${Math.min(...logits).toFixed(2)} to ${Math.max(...logits).toFixed(2)})`);
+      const kept = judge ? highest(scores, p.count) : undefined;
+      if (judge && kept) ctx.log.info(`${name}: kept the ${p.count} of ${drawn} drawn images ${judge.kept(Math.min(...kept.map((k) => scores[k]!)), Math.min(...scores), Math.max(...scores))}`);
       const samples: Tensor = { dtype: 'float32', shape: [p.count, size, size, 1], data: kept ? pick(all, kept, size * size) : all };
       ctx.output.tensor(name, samples);
       const dir = `samples/${name}`;
@@ -68,12 +73,38 @@ export default defineStage<SampleParams>({
   },
 });
 
-/** A GAN's discriminator, for rejection; it must judge one image at a time. */
-async function loadDiscriminator(tf: Tf, up: StageInputs, name: string): Promise<TF.LayersModel> {
+/** What rejection keeps: a score per drawn image, highest kept, and how the log words the cut. */
+interface Judge {
+  score(z: TF.Tensor2D, raw: TF.Tensor): TF.Tensor;
+  kept(cut: number, low: number, high: number): string;
+  dispose(): void;
+}
+
+async function rejection(tf: Tf, p: SampleParams, up: StageInputs, info: ModelInfo, net: TF.LayersModel, name: string): Promise<Judge | undefined> {
+  if (p.rejectBy === 'jacobian') {
+    const rng = new Rng(`${p.seed}:${name}:jacobian`);
+    return {
+      score: (z, raw) => {
+        const [n, zDim] = z.shape;
+        const directions = Array.from({ length: JACOBIAN_DIRECTIONS }, () => tf.tensor2d(noiseVector(rng, n * zDim, 0), [n, zDim]));
+        const norm = jacobianNorm(tf, net, z, raw, directions);
+        const score = tf.neg(norm);
+        tf.dispose([norm, ...directions]);
+        return score;
+      },
+      kept: (cut, low, high) => `whose generator's Jacobian is smallest (‖J‖²_F ≤ ${(-cut).toFixed(1)}; all drawn: ${(-high).toFixed(1)} to ${(-low).toFixed(1)})`,
+      dispose: () => {},
+    };
+  }
+  if (info.kind !== 'gan') return undefined;
   const d = await importLayersModel(tf, up.file('discriminator/model.json'), up.file('discriminator/weights.bin'));
   const channels = d.inputs[0]!.shape[3];
   if (channels !== 1) throw new Error(`reject needs a GAN discriminator that judges one image at a time; ${name}'s judges ${channels} at once (pack: ${channels})`);
-  return d;
+  return {
+    score: (_z, raw) => d.predict(raw) as TF.Tensor,
+    kept: (cut, low, high) => `its discriminator scores most real (logit ≥ ${cut.toFixed(2)}; all drawn: ${low.toFixed(2)} to ${high.toFixed(2)})`,
+    dispose: () => d.dispose(),
+  };
 }
 
 function pick(images: Float32Array, rows: number[], length: number): Float32Array {

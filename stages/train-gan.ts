@@ -35,6 +35,7 @@ export interface TrainGanParams extends TfParams {
   blur: number;
   blurFade: number;
   diffAugment: DiffAugmentOp[];
+  r1: number;
   ema: number;
   minibatchStd: boolean;
   pack: number;
@@ -65,6 +66,7 @@ export default defineStage<TrainGanParams>({
       loss: p.loss,
       labelSmoothing: p.labelSmoothing,
       diffAugment: p.diffAugment,
+      r1: p.r1,
       paper: format.polarity === 'ink-one' ? -1 : 1,
     };
     const { tf, backend, trainer, opts, weights, pool } = await setupTraining(ctx, ganTrainer, recipe);

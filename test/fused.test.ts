@@ -126,7 +126,7 @@ describe('fused training kernels on webgpu', { skip: unavailable || false }, () 
   });
 
   const recipes = {
-    gan: () => setup(ganTrainer, { kind: 'gan', model: { size: 16, noise: 8, filters: 8, dFilters: 8, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 0 }, lr: 2e-4, lrD: 2e-4, beta1: 0.5, loss: 'non-saturating', labelSmoothing: 0.1, diffAugment: [], paper: -1 }),
+    gan: () => setup(ganTrainer, { kind: 'gan', model: { size: 16, noise: 8, filters: 8, dFilters: 8, minibatchStd: false, pack: 1, upsample: 'transposed', refine: false, dNorm: 'batch', seed: 0 }, lr: 2e-4, lrD: 2e-4, beta1: 0.5, loss: 'non-saturating', labelSmoothing: 0.1, diffAugment: [], r1: 0, paper: -1 }),
     vae: () => setup(vaeTrainer, { kind: 'vae', model: { size: 16, latent: 4, filters: [4, 8], seed: 0 }, lr: 1e-3, recon: 'bce' }),
   };
   let backendName: 'cpu' | 'webgpu' = 'cpu';

@@ -10,7 +10,9 @@ import { minibatchStd } from '../src/ml/models/minibatch-std.js';
 import { packImages } from '../src/ml/models/pack.js';
 import { fadeOut, linearDecay } from '../src/ml/models/schedule.js';
 import { noiseVector } from '../src/ml/models/generate.js';
+import { jacobianNorm } from '../src/ml/models/jacobian-norm.js';
 import { buildGan } from '../src/ml/models/gan.js';
+import * as ganTrainer from '../src/ml/models/gan-trainer.js';
 import { adversarialLosses, topRows } from '../src/ml/models/gan-trainer.js';
 import { SpectralBound } from '../src/ml/models/spectral-bound.js';
 import { leanGradients } from '../src/ml/models/lean-grads.js';
@@ -307,6 +309,33 @@ describe('GAN training aids', () => {
     assert.ok(grad[0]! < 1 && grad[0]! > 0.3, `gradient at the corner ${grad[0]}: part of its blur fell off the image`);
   });
 
+  it("R1 adds γ/2 times the discriminator's squared gradient at the real images, by a finite difference along the step's direction; off, the inputs are those of before", () => {
+    const model = { size: 16, noise: 8, filters: 4, dFilters: 4, minibatchStd: false, pack: 1, upsample: 'transposed' as const, refine: false, dNorm: 'spectral' as const, seed: 2 };
+    const recipe = { kind: 'gan' as const, model, lr: 2e-4, lrD: 2e-4, beta1: 0.5, loss: 'non-saturating' as const, labelSmoothing: 0.1, diffAugment: [], paper: -1 };
+    const s = { sigma: 0, blur: 0, keep: 1 };
+    assert.equal(ganTrainer.makeTrainer(tf, { ...recipe, r1: 0 }).inputs(new Rng('r1'), 4, s).length, 2);
+    const trainer = ganTrainer.makeTrainer(tf, { ...recipe, r1: 10 });
+    const host = trainer.inputs(new Rng('r1'), 4, s);
+    // Two noise batches, then the direction: one image-shaped draw per real image.
+    assert.deepEqual(host.map((t) => t.shape), [[4, 8], [4, 8], [4, 16, 16, 1]]);
+    const x = img(4, 16, (k, y, x) => ((x + 2 * y + k) % 7 === 0 ? 1 : 0));
+    const ins = host.map((t) => tf.tensor(t.data, t.shape));
+    const value = (t: TF.Tensor) => t.dataSync()[0]!;
+    // Kernels 4 times their initial scale: a trained discriminator's gradient, not one so small that float32 rounds its differences.
+    const D = trainer.models[1]!;
+    D.setWeights(D.getWeights().map((w) => tf.mul(w, 4)));
+    const l = trainer.phases[0]!.loss(x, ins, s);
+    const [d, r1] = [value(l.report.d!), value(l.report.r1!)];
+    assert.ok(Math.abs(value(l.total) - (d + 5 * r1)) < 1e-5 * (d + 5 * r1));
+    // Without batch norm each row's logit depends on its own image only: the exact directional derivatives.
+    const real = tf.sub(tf.mul(x, 2), 1);
+    const grad = tf.grad((t: TF.Tensor) => tf.sum(D.apply(t, { training: true }) as TF.Tensor))(real);
+    const along = tf.sum(tf.reshape(tf.mul(grad, ins[2]!), [4, -1]), 1).dataSync();
+    const exact = Array.from(along).reduce((sum, v) => sum + v * v, 0) / 4;
+    // The difference crosses some leaky-ReLU kinks, so it matches to a few percent, not to rounding.
+    assert.ok(exact > 1e-3 && Math.abs(r1 - exact) < 0.05 * exact, `${r1} vs ${exact}`);
+  });
+
   it('the minibatch standard deviation map is the mean spread over the batch, differentiable, and a discriminator with it saves and loads', async () => {
     const layer = minibatchStd(tf, 'mbstd');
     const x = tf.tensor4d([0, 2, 4, 6, 1, 1, 1, 1], [2, 2, 2, 1]);
@@ -378,6 +407,22 @@ describe('GAN training aids', () => {
     const first = expected.findIndex((v) => Math.abs(v) > 1);
     assert.deepEqual(cut.subarray(0, first), expected.subarray(0, first));
     assert.equal(cut[first], expected.slice(first).find((v) => Math.abs(v) <= 1));
+  });
+
+  it("the Jacobian's norm: for a linear generator, the mean of ‖W v‖² over the directions, for every noise vector", () => {
+    const z = tf.input({ shape: [3] });
+    const dense = tf.layers.dense({ units: 4, useBias: true, biasInitializer: 'ones', kernelInitializer: tf.initializers.randomNormal({ seed: 5 }) });
+    const net = tf.model({ inputs: z, outputs: dense.apply(z) as TF.SymbolicTensor });
+    const w = dense.getWeights()[0]!.arraySync() as number[][];
+    const at = tf.tensor2d([0, 0, 0, 1, -2, 0.5], [2, 3]);
+    const dirs = [[1, 0, 0, 0, 1, 0], [0.5, -1, 2, 3, -2, 4]].map((d) => tf.tensor2d(d, [2, 3]));
+    const norm = jacobianNorm(tf, net, at, net.predict(at) as TF.Tensor, dirs).dataSync();
+    // J = Wᵀ everywhere: the estimate is exact whatever the step, up to float32 rounding of the differences.
+    const sq = (v: number[]) => [0, 1, 2, 3].reduce((s, j) => s + (v[0]! * w[0]![j]! + v[1]! * w[1]![j]! + v[2]! * w[2]![j]!) ** 2, 0);
+    const want = [0, 1].map((row) => dirs.reduce((s, d) => s + sq(Array.from(d.dataSync().subarray(row * 3, row * 3 + 3))), 0) / 2);
+    for (const row of [0, 1]) assert.ok(Math.abs(norm[row]! - want[row]!) < 2e-3 * want[row]!, `row ${row}: ${norm[row]} vs ${want[row]}`);
+    // The second row's directions are longer: its norm is its own, not the batch's.
+    assert.ok(norm[1]! > 2 * norm[0]!, `${norm[1]} vs ${norm[0]}`);
   });
 
   it("Adam's scale multiplies its learning rate: lr 0.01 at scale 0.5 steps exactly as lr 0.005", () => {

@@ -217,7 +217,7 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     assert.doesNotMatch(r.stdout, /\[train-gan\] train /);
   });
 
-  it("discriminator rejection: the GAN's samples are the most real of twice as many draws; the VAE's stay; a packed discriminator is refused", () => {
+  it("rejection: the GAN's samples are the most real of twice as many draws, the VAE's stay, a packed discriminator is refused; by the Jacobian, both models' are the least stretched", () => {
     const r = pipe(dir, 'run', '-S', 'sample.reject=0.5', '--until', 'sample');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /\[sample\] train-gan: kept the 32 of 64 drawn images its discriminator scores most real \(logit ≥ -?\d+\.\d\d; all drawn: -?\d+\.\d\d to -?\d+\.\d\d\)\n/);
@@ -241,6 +241,18 @@ describe('the model stages end to end (ci/pipeline.yaml: tiny data, 1-2 epochs)'
     const packed = pipe(dir, 'run', '-S', 'train-gan.epochs=1', '-S', 'train-gan.pack=2', ...reject, '--until', 'sample');
     assert.equal(packed.code, 1);
     assert.match(packed.stderr, /stage 'sample' failed: reject needs a GAN discriminator that judges one image at a time; train-gan's judges 2 at once \(pack: 2\)\n/);
+    // By the Jacobian, both models' samples are kept from twice as many draws, in draw order, and a packed GAN needs no discriminator.
+    const jacobian = [...reject, '-S', 'sample.rejectBy=jacobian'];
+    const j = pipe(dir, 'run', ...jacobian, '--until', 'sample');
+    assert.equal(j.code, 0, j.stdout + j.stderr);
+    for (const model of ['train-vae', 'train-gan']) {
+      assert.match(j.stdout, new RegExp(`\\[sample\\] ${model}: kept the 32 of 64 drawn images whose generator's Jacobian is smallest \\(‖J‖²_F ≤ \\d+\\.\\d; all drawn: \\d+\\.\\d to \\d+\\.\\d\\)\n`));
+      const [all, smooth] = [rows(model), rows(model, ...jacobian)];
+      const first = smooth.filter((k) => all.includes(k));
+      assert.ok(first.length > 0 && first.length < 32, `${model}: ${first.length}`);
+      assert.deepEqual(smooth.slice(0, first.length), first);
+    }
+    assert.equal(pipe(dir, 'run', '-S', 'train-gan.epochs=1', '-S', 'train-gan.pack=2', ...jacobian, '--until', 'sample').code, 0);
   });
 
   it("the blur of the discriminator's inputs changes what it judges from the first step on, fading as blurFade says; blur 0 is the plain run", () => {

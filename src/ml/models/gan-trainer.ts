@@ -21,6 +21,8 @@ export interface GanRecipe {
   loss: GanLoss;
   labelSmoothing: number;
   diffAugment: DiffAugmentOp[];
+  /** γ of the R1 penalty on the discriminator's gradient at real images (0: off). */
+  r1: number;
   /** The value of blank paper in the discriminator's [-1, 1] images. */
   paper: number;
 }
@@ -67,6 +69,9 @@ export function topRows(tf: Tf, logits: TF.Tensor, keep: number): { tensor: TF.T
   return { tensor: tf.tensor(mask, logits.shape), k };
 }
 
+/** The finite difference's step in the discriminator's [-1, 1] pixels: small against a stroke's contrast, large against float32 rounding. */
+const R1_STEP = 0.01;
+
 /** This module, for replica threads to import (trainer.ts): only a stage's own model code is in its key. */
 export const url = import.meta.url;
 
@@ -77,6 +82,10 @@ export const url = import.meta.url;
  * discriminator sees (real, generated in its phase, generated in the
  * generator's); while scalars.sigma > 0, instance noise for each of them too. While scalars.blur > 0,
  * every one of them is blurred with σ = scalars.blur pixels (input-blur.ts). scalars.keep is the share of generated rows the generator's loss keeps (adversarialLosses).
+ * With r1 γ > 0, the discriminator's loss adds γ/2 · ‖∇ₓD(x)‖² at the real images it sees (R1: Mescheder et al.
+ * 2018), the squared gradient estimated by a finite difference along a random direction (the step's last
+ * input): E[(D(x + hε) − D(x))²] / h² → ‖∇ₓD‖² for ε standard normal, so its gradient needs no second-order
+ * derivatives, which pipe's lean gradients do not give.
  */
 export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
   const { generator: G, discriminator: D } = buildGan(tf, r.model);
@@ -98,11 +107,16 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
         vars: modelVars([D], true),
         lr: r.lrD,
         beta1: r.beta1,
-        loss: (x, ins, s) => {
+        loss: (x, ins, s): { total: TF.Scalar; report: Record<string, TF.Scalar> } => {
           const real = tf.sub(tf.mul(x, 2), 1);
           const fake = G.apply(ins[0]!, { training: true }) as TF.Tensor;
-          const d = dLoss(D.apply(seen(real, ins, 0, s), { training: true }) as TF.Tensor, D.apply(seen(fake, ins, 1, s), { training: true }) as TF.Tensor);
-          return { total: d, report: { d } };
+          const sight = seen(real, ins, 0, s);
+          const judged = D.apply(sight, { training: true }) as TF.Tensor;
+          const d = dLoss(judged, D.apply(seen(fake, ins, 1, s), { training: true }) as TF.Tensor);
+          if (!(r.r1 > 0)) return { total: d, report: { d } };
+          const nudged = tf.add(sight, tf.mul(packImages(tf, ins[ins.length - 1]!, r.model.pack), R1_STEP));
+          const r1 = tf.div(tf.mean(tf.square(tf.sub(D.apply(nudged, { training: true }) as TF.Tensor, judged))), R1_STEP * R1_STEP) as TF.Scalar;
+          return { total: tf.add(d, tf.mul(r1, r.r1 / 2)) as TF.Scalar, report: { d, r1 } };
         },
       },
       {
@@ -119,7 +133,8 @@ export function makeTrainer(tf: Tf, r: GanRecipe): Trainer {
       const z = [normalInput(rng, [n, r.model.noise]), normalInput(rng, [n, r.model.noise])];
       const aug = [0, 1, 2].flatMap(() => drawAugment(rng, n, r.model.size, r.diffAugment));
       const img = [n, r.model.size, r.model.size, 1];
-      return [...z, ...aug, ...(s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : [])];
+      const noise = s.sigma! > 0 ? [normalInput(rng, img), normalInput(rng, img), normalInput(rng, img)] : [];
+      return [...z, ...aug, ...noise, ...(r.r1 > 0 ? [normalInput(rng, img)] : [])];
     },
   };
 }
